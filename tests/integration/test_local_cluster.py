@@ -226,7 +226,9 @@ def test_server_side_apply_twice_changes_nothing(kubectl, namespace):
     kubectl(*args, input_text=config_map)
     first = json.loads(kubectl("-n", namespace, "get", "configmap", "settings", "-o", "json").stdout)
     kubectl(*args, input_text=config_map)
-    second = json.loads(kubectl("-n", namespace, "get", "configmap", "settings", "-o", "json").stdout)
+    second = json.loads(
+        kubectl("-n", namespace, "get", "configmap", "settings", "-o", "json", "--show-managed-fields").stdout
+    )
     assert first["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"]
     assert second["metadata"]["managedFields"][0]["manager"] == "erp-test"
     diff = kubectl("-n", namespace, "diff", "--server-side", "--field-manager=erp-test", "-f", "-", input_text=config_map, check=False)

@@ -17,9 +17,13 @@ with_heartbeat() {
   local start=$SECONDS
   "$@" &
   local pid=$!
+  local next=$((start + 30))
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 30
-    kill -0 "$pid" 2>/dev/null && log "still building $what ($((SECONDS - start))s so far)"
+    sleep 1
+    if [ $SECONDS -ge $next ]; then
+      log "still building $what ($((SECONDS - start))s so far)"
+      next=$((next + 30))
+    fi
   done
   wait "$pid"
   log "built $what in $((SECONDS - start))s"
