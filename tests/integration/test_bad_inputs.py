@@ -1,0 +1,128 @@
+"""Bad inputs fail before anything changes, with a message that names the variable.
+
+Each case runs the whole site.yml against the local cluster with one bad input (as extra vars)
+and a namespace of its own. The run must fail, in preflight (or in the collection-wide argument
+check that precedes it), with a message naming the variable, and without a Python traceback;
+the namespace must not exist afterwards: the first role that would change anything creates it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NAMESPACE = "erp-it-bad-inputs"
+GOOD_SECRETS = {
+    "db_password": "db-password-for-the-bad-input-tests",
+    "jwt_secret": "a-jwt-secret-of-more-than-thirty-two-characters",
+    "redis_password": "redis-password-for-the-bad-input-tests",
+    "dapr_api_token": "dapr-token-for-the-bad-input-tests",
+}
+POSTGRES = {"enabled": True, "host": "postgres-service", "port": 5432, "database": "erpdb", "username": "postgres"}
+
+# (case id, extra vars, strings the failure output must contain)
+CASES = [
+    ("unknown-environment", {"erp_environment": "dev"}, ["erp_environment", "dev", "local, staging, prod"]),
+    ("namespace-not-dns", {"erp_namespace": "ERP_System"}, ["erp_namespace", "ERP_System", "DNS-1123"]),
+    ("negative-replicas", {"erp_services": {"finance": {"replicas": -1}}}, ["erp_services.finance.replicas", "-1"]),
+    ("non-integer-replicas", {"erp_services": {"finance": {"replicas": "two"}}}, ["erp_services.finance.replicas", "two"]),
+    ("unknown-catalog-key", {"erp_services": {"finance": {"replica": 2}}}, ["erp_services.finance", "replica"]),
+    (
+        "bad-cpu-quantity",
+        {"erp_services": {"finance": {"resources": {"limits": {"cpu": "lots"}}}}},
+        ["erp_services.finance.resources.limits.cpu", "lots"],
+    ),
+    ("bad-storage-quantity", {"datastores_postgres_storage": "ten gigs"}, ["datastores_postgres_storage", "ten gigs"]),
+    (
+        "bad-quota-quantity",
+        {"namespace_resource_quota": {"requests.cpu": "plenty"}},
+        ["namespace_resource_quota.requests.cpu", "plenty"],
+    ),
+    ("service-name-not-dns", {"erp_services": {"Payroll_Svc": {"replicas": 1}}}, ["erp_services", "Payroll_Svc"]),
+    ("service-port-out-of-range", {"erp_services": {"finance": {"port": 70000}}}, ["erp_services.finance.port", "70000"]),
+    ("postgres-port-out-of-range", {"erp_postgres": {**POSTGRES, "port": 70000}}, ["erp_postgres.port", "70000", "65535"]),
+    ("unknown-postgres-key", {"erp_postgres": {**POSTGRES, "hots": "db"}}, ["erp_postgres", "hots"]),
+    (
+        "partial-external-postgres",
+        {"erp_postgres": {"enabled": False, "host": "db.example.com"}},
+        ["erp_postgres", "missing keys", "database"],
+    ),
+    ("external-redis-without-host", {"erp_redis": {"enabled": False, "host": "", "port": 6379}}, ["erp_redis.host"]),
+    ("unknown-services-only", {"erp_services_only": ["payroll"]}, ["erp_services_only", "payroll"]),
+    ("pod-security-level", {"namespace_pod_security_enforce": "strict"}, ["namespace_pod_security_enforce", "strict", "restricted"]),
+    ("dapr-component-name", {"dapr_pubsub_name": "Pub_Sub"}, ["dapr_pubsub_name", "Pub_Sub"]),
+    ("negative-verify-timeout", {"verify_timeout": -5}, ["verify_timeout", "-5"]),
+    (
+        "short-jwt-secret",
+        {"erp_secrets": {**GOOD_SECRETS, "jwt_secret": "too-short"}},
+        ["erp_secrets.jwt_secret", "9 characters", "at least 32"],
+    ),
+    ("missing-secret", {"erp_secrets": {**GOOD_SECRETS, "db_password": ""}}, ["erp_secrets.db_password", "missing or empty"]),
+    ("unknown-secret-key", {"erp_secrets": {**GOOD_SECRETS, "jwt": "x"}}, ["erp_secrets", "jwt"]),
+    (
+        "latest-tag-in-prod",
+        {"erp_environment": "prod", "erp_image_tag": "latest", "erp_secrets": GOOD_SECRETS},
+        ["erp_image_tag", "latest"],
+    ),
+    (
+        "placeholder-secret-in-prod",
+        {"erp_environment": "prod", "erp_secrets": {**GOOD_SECRETS, "redis_password": "CHANGE_ME-redis-password"}},
+        ["erp_secrets.redis_password", "placeholder"],
+    ),
+    # The harness cluster has the Dapr CRDs; asking for one it lacks shows what a cluster without Dapr gets.
+    (
+        "dapr-without-crds",
+        {"erp_dapr_enabled": True, "preflight_dapr_crds": ["components.dapr.io", "httpendpoints.dapr.io"]},
+        ["httpendpoints.dapr.io", "erp_dapr_enabled"],
+    ),
+    ("missing-ingress-class", {"ingress_class_name": "traefik-missing"}, ["IngressClass traefik-missing", "ingress_class_name"]),
+    (
+        "missing-storage-class",
+        {"datastores_postgres_storage_class": "fast-ssd-missing"},
+        ["StorageClass fast-ssd-missing", "datastores_postgres_storage_class"],
+    ),
+]
+
+
+def namespace_exists(kubectl) -> bool:
+    return kubectl("get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name").stdout.strip() != ""
+
+
+@pytest.fixture(scope="module")
+def clean_namespace(kubeconfig, kubectl):
+    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=120s", check=False)
+    assert not namespace_exists(kubectl)
+    return NAMESPACE
+
+
+@pytest.mark.parametrize(("extra_vars", "expected"), [pytest.param(v, e, id=i) for i, v, e in CASES])
+def test_bad_input_fails_before_any_change(extra_vars, expected, clean_namespace, kubeconfig, kubectl, tmp_path):
+    extra = tmp_path / "extra-vars.json"
+    extra.write_text(json.dumps({"erp_namespace": NAMESPACE, **extra_vars}))
+    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", "inventories/local", "-e", f"@{extra}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, f"the run succeeded:\n{output[-3000:]}"
+    assert "Traceback" not in output, output[-3000:]
+    tasks = re.findall(r"^TASK \[(.*?)\]", output.split("fatal:")[0], re.MULTILINE)
+    assert tasks, output[-3000:]
+    assert tasks[-1].startswith(("erp.platform.preflight", "erp.platform.erp")), f"failed outside preflight: {tasks[-1]}"
+    # Messages are wrapped by the YAML callback; compare on single spaces.
+    flat = " ".join(output.split())
+    for text in expected:
+        assert text in flat, f"{text!r} not in the failure message:\n{output[-3000:]}"
+    assert not namespace_exists(kubectl), "the failed run created the namespace"
