@@ -1,0 +1,204 @@
+# Copyright: (c) 2026, ERP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Roll failed workloads back to their last healthy revision, then verify them.
+
+Deployments go back through their ReplicaSets (the pod template of the chosen
+ReplicaSet, without its pod-template-hash label, patched into the Deployment,
+as ``kubectl rollout undo`` does); StatefulSets and DaemonSets through their
+ControllerRevisions. A StatefulSet does not replace a pod of the bad revision
+that never became Ready, so those pods are deleted after the patch.
+"""
+
+import json
+import time
+
+from ansible_collections.erp.platform.plugins.module_utils.rollout_status import (
+    CONTROLLER_REVISION_HASH,
+    CURRENT,
+    FAILED,
+    REVISION_ANNOTATION,
+    condition,
+    controller_uid,
+    controllerrevision_rollback_target,
+    deployment_rollback_patch,
+    deployment_rollback_target,
+)
+from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import (
+    RolloutWatch,
+    Selection,
+    api_error_text,
+    read_workload_history,
+)
+
+try:
+    from kubernetes import client as k8s_api
+except ImportError:  # rollout_watch reports the missing library before anything gets here
+    k8s_api = None
+
+ROLLBACK_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def rollback_candidates(verdicts):
+    """The workloads whose rollout failed (in report order)."""
+    return [v for v in verdicts if v["status"] == FAILED and v["kind"] in (*ROLLBACK_KINDS, "Job")]
+
+
+def plan_rollback(kind, workload, history):
+    """A rollback plan for one failed workload: target revision, the patch, or why not.
+
+    Returns a dict with kind, name, from_revision, to_revision (None when impossible),
+    reason, patch, patch_type (json or strategic) and message.
+    """
+    meta = workload.get("metadata") or {}
+    plan = {
+        "kind": kind,
+        "name": meta.get("name"),
+        "from_revision": None,
+        "to_revision": None,
+        "reason": None,
+        "patch": None,
+        "patch_type": None,
+        "message": None,
+    }
+    if kind == "Deployment":
+        plan["from_revision"] = (meta.get("annotations") or {}).get(REVISION_ANNOTATION)
+        target, why = deployment_rollback_target(workload, history)
+        if target is None:
+            plan["message"] = why
+            return plan
+        plan["to_revision"] = (target["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION)
+        plan["reason"] = why
+        plan["patch"] = deployment_rollback_patch(workload, target)
+        plan["patch_type"] = "json"
+        plan["target"] = target["metadata"]["name"]
+        return plan
+    if kind in ("StatefulSet", "DaemonSet"):
+        uid = meta.get("uid")
+        owned = {cr["metadata"]["name"]: cr for cr in history if controller_uid(cr) == uid}
+        update = (workload.get("status") or {}).get("updateRevision")
+        if update in owned:
+            plan["from_revision"] = str(owned[update].get("revision"))
+        elif owned:
+            plan["from_revision"] = str(max(int(cr.get("revision") or 0) for cr in owned.values()))
+        target, why = controllerrevision_rollback_target(workload, history)
+        if target is None:
+            plan["message"] = why
+            return plan
+        plan["to_revision"] = str(target.get("revision"))
+        plan["reason"] = why
+        plan["patch"] = target.get("data")
+        plan["patch_type"] = "strategic"
+        plan["target"] = target["metadata"]["name"]
+        plan["failed_revision"] = update
+        return plan
+    plan["message"] = f"a {kind} has no revisions to roll back to"
+    return plan
+
+
+def _apply(api_client, namespace, plan):
+    apps = k8s_api.AppsV1Api(api_client)
+    patch = {
+        "Deployment": apps.patch_namespaced_deployment,
+        "StatefulSet": apps.patch_namespaced_stateful_set,
+        "DaemonSet": apps.patch_namespaced_daemon_set,
+    }[plan["kind"]]
+    # The client sends a list as a JSON patch and a dict as a strategic merge patch.
+    patched = patch(plan["name"], namespace, plan["patch"], _request_timeout=30)
+    if plan["kind"] == "StatefulSet" and plan.get("failed_revision"):
+        # Delete the broken pods only once the controller works from the restored template,
+        # or it would recreate them at the failed revision.
+        generation = patched.metadata.generation
+        for _attempt in range(50):
+            current = apps.read_namespaced_stateful_set_status(plan["name"], namespace, _request_timeout=10)
+            if (current.status.observed_generation or 0) >= generation:
+                break
+            time.sleep(0.2)
+        core = k8s_api.CoreV1Api(api_client)
+        response = core.list_namespaced_pod(
+            namespace, label_selector="{}={}".format(CONTROLLER_REVISION_HASH, plan["failed_revision"]), _preload_content=False, _request_timeout=30
+        )
+        for pod in json.loads(response.data).get("items") or []:
+            if (condition(pod, "Ready") or {}).get("status") != "True":
+                core.delete_namespaced_pod(pod["metadata"]["name"], namespace, _request_timeout=30)
+
+
+def roll_back(api_client, namespace, failed, options, timeout, check_mode=False):
+    """Roll back each failed workload, verify the lot under one ``timeout``; returns the rolled_back list."""
+    results = []
+    applied = []
+    started = time.time()
+    for verdict in failed:
+        kind, name = verdict["kind"], verdict["name"]
+        if kind not in ROLLBACK_KINDS:
+            results.append(
+                {
+                    "kind": kind,
+                    "name": name,
+                    "from_revision": None,
+                    "to_revision": None,
+                    "verified": False,
+                    "status": verdict["status"],
+                    "message": f"a {kind} has no revisions to roll back to",
+                }
+            )
+            continue
+        try:
+            workload, history = read_workload_history(api_client, namespace, kind, name)
+            plan = plan_rollback(kind, workload, history)
+        except Exception as exc:
+            results.append(
+                {
+                    "kind": kind,
+                    "name": name,
+                    "from_revision": None,
+                    "to_revision": None,
+                    "verified": False,
+                    "status": verdict["status"],
+                    "message": f"cannot read revision history: {api_error_text(exc)}",
+                }
+            )
+            continue
+        entry = {
+            "kind": kind,
+            "name": name,
+            "from_revision": plan["from_revision"],
+            "to_revision": plan["to_revision"],
+            "target": plan.get("target"),
+            "reason": plan["reason"],
+            "verified": False,
+            "status": verdict["status"],
+            "message": plan["message"],
+        }
+        results.append(entry)
+        if plan["to_revision"] is None:
+            continue
+        if check_mode:
+            entry["planned_only"] = True
+            entry["message"] = "check mode: not rolled back"
+            continue
+        try:
+            _apply(api_client, namespace, plan)
+        except Exception as exc:
+            entry["to_revision"] = None
+            entry["message"] = f"rollback patch failed: {api_error_text(exc)}"
+            continue
+        applied.append(entry)
+
+    if applied:
+        selection = Selection(kinds=sorted({e["kind"] for e in applied}), names=["{}/{}".format(e["kind"], e["name"]) for e in applied])
+        verify_options = dict(options, fail_fast=True, check_services=False, check_ingresses=False, check_dapr_components=False)
+        outcome = RolloutWatch(api_client, namespace, selection, verify_options, since=started).run(timeout)
+        by_key = {(v["kind"], v["name"]): v for v in outcome["verdicts"]}
+        for entry in applied:
+            verdict = by_key.get((entry["kind"], entry["name"]))
+            entry["status"] = verdict["status"] if verdict else "Unknown"
+            entry["verified"] = bool(verdict and verdict["status"] == CURRENT)
+            entry["seconds_to_ready"] = round(verdict["seconds_to_ready"], 2) if verdict and verdict.get("seconds_to_ready") is not None else None
+            entry["message"] = verdict["message"] if verdict else "not seen after the rollback"
+            if entry["kind"] == "Deployment" and verdict and verdict.get("revision"):
+                entry["new_revision"] = verdict["revision"]
+    for entry in results:
+        entry.setdefault("seconds_to_ready", None)
+        entry.setdefault("planned_only", False)
+        entry.setdefault("new_revision", None)
+    return results

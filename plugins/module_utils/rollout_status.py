@@ -1,0 +1,800 @@
+# Copyright: (c) 2026, ERP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Readiness predicates of erp.platform.rollout_health, one per kind.
+
+Pure functions over the objects as the API returns them (plain dicts), so they
+run and are tested without Ansible, without the kubernetes library and
+without a cluster. Each returns a *verdict* dict:
+
+``kind``, ``name``, ``status`` (kstatus words: Current, InProgress, Failed,
+Suspended, NotFound, Terminating), ``ready``, ``desired``, ``revision``,
+``message``, ``terminal`` (no point waiting any longer) and ``fault`` (the pod
+problem behind a fail-fast verdict, or None).
+
+The workload rules are kubectl's ``rollout status`` rules; the fail-fast rules
+add what kubectl and kstatus miss (image pulls, crash loops, pods that never
+become Ready, unschedulable pods, admission failures).
+"""
+
+import calendar
+import re
+import time
+
+CURRENT = "Current"
+IN_PROGRESS = "InProgress"
+FAILED = "Failed"
+SUSPENDED = "Suspended"
+NOT_FOUND = "NotFound"
+TERMINATING = "Terminating"
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+
+# Container waiting reasons that do not heal by waiting (Argo CD and kstatus treat them alike).
+FATAL_WAITING_REASONS = (
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "InvalidImageName",
+)
+
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+POD_TEMPLATE_HASH = "pod-template-hash"
+CONTROLLER_REVISION_HASH = "controller-revision-hash"
+DAPR_ENABLED = "dapr.io/enabled"
+DAPR_APP_ID = "dapr.io/app-id"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+_TIME_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def parse_time(value):
+    """Seconds since the epoch of an RFC 3339 API timestamp; None when absent or unreadable."""
+    if not value or not isinstance(value, str):
+        return None
+    match = _TIME_RE.match(value.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    seconds = float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+    if match.group(7):
+        seconds += float(match.group(7))
+    zone = match.group(8)
+    if zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return seconds
+
+
+def now_epoch():
+    return time.time()
+
+
+def _meta(obj):
+    return obj.get("metadata") or {}
+
+
+def _spec(obj):
+    return obj.get("spec") or {}
+
+
+def _status(obj):
+    return obj.get("status") or {}
+
+
+def _int(value, default=0):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def condition(obj, cond_type):
+    for cond in _status(obj).get("conditions") or []:
+        if cond.get("type") == cond_type:
+            return cond
+    return None
+
+
+def controller_uid(obj):
+    """uid of the controlling owner (ownerReferences with controller: true), or None."""
+    for ref in _meta(obj).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref.get("uid")
+    return None
+
+
+def _verdict(kind, name, status, message, ready=None, desired=None, revision=None, terminal=False, fault=None):
+    return {
+        "kind": kind,
+        "name": name,
+        "status": status,
+        "ready": ready,
+        "desired": desired,
+        "revision": revision,
+        "message": message,
+        "terminal": terminal,
+        "fault": fault,
+    }
+
+
+def not_found(kind, name, message=None):
+    return _verdict(kind, name, NOT_FOUND, message or f"{kind} {name} does not exist")
+
+
+def _generation_lag(obj):
+    """Message when the controller has not yet seen the latest spec, else None."""
+    generation = _int(_meta(obj).get("generation"))
+    observed = _int(_status(obj).get("observedGeneration"))
+    if observed < generation:
+        return f"waiting for the controller to observe generation {generation} (observed {observed})"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Pods
+
+
+def _age(since, now):
+    start = parse_time(since)
+    if start is None:
+        return None
+    return max(0.0, now - start)
+
+
+def _readiness_floor(pod):
+    """Seconds a pod cannot be Ready anyway: the longest readiness probe initial delay plus one period."""
+    floor = 0
+    for container in _spec(pod).get("containers") or []:
+        probe = container.get("readinessProbe") or {}
+        if probe:
+            floor = max(floor, _int(probe.get("initialDelaySeconds")) + _int(probe.get("periodSeconds"), 10))
+    return floor
+
+
+def pod_fault(pod, now, unschedulable_grace, not_ready_grace):
+    """The reason a pod will not become Ready by waiting, or None.
+
+    Returns a dict with ``pod``, ``container`` (None for pod-level faults),
+    ``init`` (bool), ``reason``, ``message`` and ``restarts``.
+    """
+    meta = _meta(pod)
+    if meta.get("deletionTimestamp"):
+        return None
+    status = _status(pod)
+    name = meta.get("name")
+
+    def fault(container, reason, message, init=False, restarts=0):
+        return {
+            "pod": name,
+            "container": container,
+            "init": init,
+            "reason": reason,
+            "message": message or "",
+            "restarts": restarts,
+        }
+
+    for key, init in (("initContainerStatuses", True), ("containerStatuses", False)):
+        for cstatus in status.get(key) or []:
+            waiting = (cstatus.get("state") or {}).get("waiting") or {}
+            reason = waiting.get("reason")
+            if reason in FATAL_WAITING_REASONS:
+                message = waiting.get("message") or ""
+                last = (cstatus.get("lastState") or {}).get("terminated") or {}
+                if reason == "CrashLoopBackOff" and last:
+                    detail = "last exit code {}".format(last.get("exitCode"))
+                    if last.get("reason"):
+                        detail += " ({})".format(last.get("reason"))
+                    message = f"{message}; {detail}" if message else detail
+                return fault(cstatus.get("name"), reason, message, init=init, restarts=_int(cstatus.get("restartCount")))
+
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+        age = _age(scheduled.get("lastTransitionTime"), now)
+        if age is not None and age >= unschedulable_grace:
+            return fault(None, "Unschedulable", "unschedulable for {:.0f}s: {}".format(age, scheduled.get("message") or ""))
+        return None
+
+    if status.get("phase") == "Running" and not_ready_grace is not None:
+        ready = condition(pod, "Ready")
+        cstatuses = status.get("containerStatuses") or []
+        if ready and ready.get("status") == "False" and cstatuses:
+            running = all((c.get("state") or {}).get("running") for c in cstatuses)
+            started = all(c.get("started", True) for c in cstatuses)
+            if running and started:
+                since = [ready.get("lastTransitionTime")]
+                since.extend((c.get("state") or {}).get("running", {}).get("startedAt") for c in cstatuses)
+                ages = [a for a in (_age(s, now) for s in since) if a is not None]
+                age = min(ages) if ages else None
+                grace = max(not_ready_grace, _readiness_floor(pod))
+                if age is not None and age >= grace:
+                    unready = [c.get("name") for c in cstatuses if not c.get("ready")]
+                    return fault(
+                        unready[0] if unready else None,
+                        "NotReady",
+                        "running but not Ready for {:.0f}s (readiness probe failing?){}".format(age, ": " + ready["message"] if ready.get("message") else ""),
+                    )
+    return None
+
+
+def first_pod_fault(pods, now, unschedulable_grace, not_ready_grace):
+    """The first fault among pods, oldest pod first so the report is stable."""
+    for pod in sorted(pods, key=lambda p: (_meta(p).get("creationTimestamp") or "", _meta(p).get("name") or "")):
+        found = pod_fault(pod, now, unschedulable_grace, not_ready_grace)
+        if found:
+            return found
+    return None
+
+
+def describe_fault(found):
+    """One line naming pod, container, reason and message."""
+    if found["container"]:
+        where = "pod {} {}container {}".format(found["pod"], "init " if found["init"] else "", found["container"])
+    else:
+        where = "pod {}".format(found["pod"])
+    text = "{}: {}".format(where, found["reason"])
+    if found.get("message"):
+        text += " ({})".format(found["message"])
+    if found.get("restarts"):
+        text += ", {} restarts".format(found["restarts"])
+    return text
+
+
+def _apply_fault(verdict, found, fail_fast):
+    """Turn an in-progress verdict into a failure when a pod of the new revision cannot recover."""
+    if not found:
+        return verdict
+    verdict["fault"] = found
+    if fail_fast:
+        verdict["status"] = FAILED
+        verdict["message"] = describe_fault(found)
+    else:
+        verdict["message"] = "{}; {}".format(verdict["message"], describe_fault(found))
+    return verdict
+
+
+# ---------------------------------------------------------------------------
+# Workloads
+
+
+def newest_replicaset(deployment, replicasets):
+    """The ReplicaSet of the Deployment's current revision (highest revision it owns), or None."""
+    uid = _meta(deployment).get("uid")
+    owned = [rs for rs in replicasets if controller_uid(rs) == uid]
+    if not owned:
+        return None
+    wanted = _meta(deployment).get("annotations", {}).get(REVISION_ANNOTATION)
+    for rs in owned:
+        if wanted is not None and (_meta(rs).get("annotations") or {}).get(REVISION_ANNOTATION) == wanted:
+            return rs
+    return max(owned, key=lambda rs: _int((_meta(rs).get("annotations") or {}).get(REVISION_ANNOTATION)))
+
+
+def deployment_status(deployment, replicasets, pods, now, opts):
+    """kubectl's Deployment rules plus fail-fast over the pods of the newest ReplicaSet.
+
+    ``pods`` are all pods of the namespace (or at least those the Deployment owns through
+    its ReplicaSets); ``opts`` has fail_fast, unschedulable_grace, not_ready_grace.
+    """
+    kind = "Deployment"
+    meta, spec, status = _meta(deployment), _spec(deployment), _status(deployment)
+    name = meta.get("name")
+    desired = _int(spec.get("replicas"), 1)
+    revision = (meta.get("annotations") or {}).get(REVISION_ANNOTATION)
+    new_rs = newest_replicaset(deployment, replicasets)
+    if new_rs is not None:
+        ready = _int(_status(new_rs).get("availableReplicas"))
+    else:
+        ready = min(_int(status.get("updatedReplicas")), _int(status.get("availableReplicas")))
+
+    def verdict(state, message, **kw):
+        return _verdict(kind, name, state, message, ready=ready, desired=desired, revision=revision, **kw)
+
+    if meta.get("deletionTimestamp"):
+        return verdict(TERMINATING, "being deleted", terminal=True)
+    if spec.get("paused"):
+        return verdict(SUSPENDED, f"rollout is paused (spec.paused); resume it with kubectl rollout resume deployment/{name}", terminal=True)
+    lag = _generation_lag(deployment)
+    if lag:
+        return verdict(IN_PROGRESS, lag)
+
+    progressing = condition(deployment, "Progressing")
+    stale = opts.get("since") and (parse_time((progressing or {}).get("lastUpdateTime")) or 0) < opts["since"]
+    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded" and not stale:
+        result = verdict(
+            FAILED,
+            "exceeded its progress deadline ({}s): {}".format(spec.get("progressDeadlineSeconds", 600), progressing.get("message") or ""),
+            terminal=True,
+        )
+        if new_rs is not None:
+            uid = _meta(new_rs).get("uid")
+            result["fault"] = first_pod_fault([p for p in pods if controller_uid(p) == uid], now, opts["unschedulable_grace"], opts["not_ready_grace"])
+            if result["fault"]:
+                result["message"] += "; " + describe_fault(result["fault"])
+        return result
+
+    updated = _int(status.get("updatedReplicas"))
+    replicas = _int(status.get("replicas"))
+    available = _int(status.get("availableReplicas"))
+    if updated < desired:
+        result = verdict(IN_PROGRESS, f"{updated} of {desired} updated replicas created")
+    elif replicas > updated:
+        result = verdict(IN_PROGRESS, f"{replicas - updated} old replicas are pending termination")
+    elif available < updated:
+        result = verdict(IN_PROGRESS, f"{available} of {updated} updated replicas are available")
+    else:
+        return verdict(CURRENT, f"{available} of {desired} updated replicas are available")
+
+    if new_rs is not None:
+        uid = _meta(new_rs).get("uid")
+        new_pods = [p for p in pods if controller_uid(p) == uid]
+        _apply_fault(result, first_pod_fault(new_pods, now, opts["unschedulable_grace"], opts["not_ready_grace"]), opts["fail_fast"])
+        if result["status"] == IN_PROGRESS:
+            # Pods the ReplicaSet cannot even create (quota, admission such as PodSecurity).
+            failure = condition(new_rs, "ReplicaFailure") or condition(deployment, "ReplicaFailure")
+            if failure and failure.get("status") == "True":
+                age = _age(failure.get("lastTransitionTime"), now)
+                found = {
+                    "pod": None,
+                    "container": None,
+                    "init": False,
+                    "reason": failure.get("reason") or "ReplicaFailure",
+                    "message": failure.get("message") or "",
+                    "restarts": 0,
+                }
+                if age is None or age >= opts["unschedulable_grace"]:
+                    result["fault"] = found
+                    text = "ReplicaSet {} cannot create pods: {} ({})".format(_meta(new_rs).get("name"), found["reason"], found["message"])
+                    if opts["fail_fast"]:
+                        result["status"] = FAILED
+                        result["message"] = text
+                    else:
+                        result["message"] += "; " + text
+    return result
+
+
+def statefulset_status(statefulset, pods, now, opts):
+    """kubectl's StatefulSet rules (partition aware) plus fail-fast over pods of the update revision."""
+    kind = "StatefulSet"
+    meta, spec, status = _meta(statefulset), _spec(statefulset), _status(statefulset)
+    name = meta.get("name")
+    desired = _int(spec.get("replicas"), 1)
+    revision = status.get("updateRevision")
+    ready_count = _int(status.get("readyReplicas"))
+
+    def verdict(state, message, **kw):
+        return _verdict(kind, name, state, message, ready=ready_count, desired=desired, revision=revision, **kw)
+
+    if meta.get("deletionTimestamp"):
+        return verdict(TERMINATING, "being deleted", terminal=True)
+    lag = _generation_lag(statefulset)
+    if lag or not status.get("observedGeneration"):
+        return verdict(IN_PROGRESS, lag or "waiting for the controller to observe the StatefulSet")
+
+    strategy = spec.get("updateStrategy") or {}
+    rolling = strategy.get("type", "RollingUpdate") == "RollingUpdate"
+    partition = _int((strategy.get("rollingUpdate") or {}).get("partition")) if rolling else 0
+    updated = _int(status.get("updatedReplicas"))
+    available = status.get("availableReplicas")
+
+    if ready_count < desired:
+        result = verdict(IN_PROGRESS, f"{ready_count} of {desired} pods are ready")
+    elif available is not None and _int(available) < desired:
+        result = verdict(IN_PROGRESS, f"{_int(available)} of {desired} pods are available (minReadySeconds)")
+    elif _int(status.get("replicas")) > desired:
+        result = verdict(IN_PROGRESS, "{} surplus pods are pending termination".format(_int(status.get("replicas")) - desired))
+    elif not rolling:
+        return verdict(CURRENT, f"{ready_count} of {desired} pods ready (OnDelete: pods take the new revision only when deleted)")
+    elif partition > 0:
+        if updated < desired - partition:
+            result = verdict(IN_PROGRESS, f"partitioned rollout: {updated} of {desired - partition} pods above partition {partition} updated")
+        else:
+            return verdict(CURRENT, f"partitioned rollout complete: {updated} pods updated, {partition} held back by partition {partition}")
+    elif updated < desired or (status.get("currentRevision") and status.get("currentRevision") != revision):
+        result = verdict(IN_PROGRESS, f"rolling update: {updated} of {desired} pods at revision {revision}")
+    else:
+        return verdict(CURRENT, f"{ready_count} of {desired} pods ready at revision {revision}")
+
+    uid = meta.get("uid")
+    new_pods = [p for p in pods if controller_uid(p) == uid and (_meta(p).get("labels") or {}).get(CONTROLLER_REVISION_HASH) == revision]
+    return _apply_fault(result, first_pod_fault(new_pods, now, opts["unschedulable_grace"], opts["not_ready_grace"]), opts["fail_fast"])
+
+
+def daemonset_status(daemonset, pods, now, opts):
+    """kubectl's DaemonSet rules plus fail-fast over its pods."""
+    kind = "DaemonSet"
+    meta, spec, status = _meta(daemonset), _spec(daemonset), _status(daemonset)
+    name = meta.get("name")
+    desired = _int(status.get("desiredNumberScheduled"))
+    ready_count = _int(status.get("numberAvailable"))
+    revision = (meta.get("annotations") or {}).get("deprecated.daemonset.template.generation") or str(_int(meta.get("generation")))
+
+    def verdict(state, message, **kw):
+        return _verdict(kind, name, state, message, ready=ready_count, desired=desired, revision=revision, **kw)
+
+    if meta.get("deletionTimestamp"):
+        return verdict(TERMINATING, "being deleted", terminal=True)
+    lag = _generation_lag(daemonset)
+    if lag:
+        return verdict(IN_PROGRESS, lag)
+    updated = _int(status.get("updatedNumberScheduled"))
+    rolling = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
+    if rolling and updated < desired:
+        result = verdict(IN_PROGRESS, f"{updated} of {desired} updated pods scheduled")
+    elif ready_count < desired:
+        result = verdict(IN_PROGRESS, f"{ready_count} of {desired} updated pods are available")
+    else:
+        return verdict(CURRENT, f"{ready_count} of {desired} pods available")
+    uid = meta.get("uid")
+    own = [p for p in pods if controller_uid(p) == uid]
+    return _apply_fault(result, first_pod_fault(own, now, opts["unschedulable_grace"], opts["not_ready_grace"]), opts["fail_fast"])
+
+
+def job_status(job, pods, now, opts):
+    """A Job is Current when complete, Failed when failed (also when its pods cannot start)."""
+    kind = "Job"
+    meta, spec, status = _meta(job), _spec(job), _status(job)
+    name = meta.get("name")
+    completions = spec.get("completions")
+    desired = _int(completions, 1) if completions is not None else 1
+    succeeded = _int(status.get("succeeded"))
+
+    def verdict(state, message, **kw):
+        return _verdict(kind, name, state, message, ready=succeeded, desired=desired, revision=None, **kw)
+
+    if meta.get("deletionTimestamp"):
+        return verdict(TERMINATING, "being deleted", terminal=True)
+    for cond_type in ("Failed", "FailureTarget"):
+        cond = condition(job, cond_type)
+        if cond and cond.get("status") == "True":
+            return verdict(
+                FAILED,
+                "job failed: {}: {} ({} failed pods)".format(cond.get("reason") or cond_type, cond.get("message") or "", _int(status.get("failed"))),
+                terminal=True,
+            )
+    complete = condition(job, "Complete")
+    if complete and complete.get("status") == "True":
+        return verdict(CURRENT, f"complete: {succeeded} of {desired} succeeded")
+    if spec.get("suspend"):
+        return verdict(SUSPENDED, "job is suspended (spec.suspend)", terminal=True)
+    result = verdict(
+        IN_PROGRESS,
+        "{} active, {} of {} succeeded, {} failed".format(_int(status.get("active")), succeeded, desired, _int(status.get("failed"))),
+    )
+    uid = meta.get("uid")
+    own = [p for p in pods if controller_uid(p) == uid]
+    return _apply_fault(result, first_pod_fault(own, now, opts["unschedulable_grace"], opts["not_ready_grace"]), opts["fail_fast"])
+
+
+def workload_status(kind, obj, replicasets, pods, now, opts):
+    if kind == "Deployment":
+        return deployment_status(obj, replicasets, pods, now, opts)
+    if kind == "StatefulSet":
+        return statefulset_status(obj, pods, now, opts)
+    if kind == "DaemonSet":
+        return daemonset_status(obj, pods, now, opts)
+    if kind == "Job":
+        return job_status(obj, pods, now, opts)
+    raise ValueError(f"unsupported kind {kind}")
+
+
+def pod_template(kind, obj):
+    """The pod template of a workload (Jobs included)."""
+    return _spec(obj).get("template") or {}
+
+
+# ---------------------------------------------------------------------------
+# Services, Ingresses, Dapr components
+
+
+def selector_matches(selector, labels):
+    """Equality-based selector (a Service's spec.selector) against labels."""
+    if not selector:
+        return False
+    labels = labels or {}
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def endpoint_addresses(service_name, endpointslices):
+    """(ready, all) endpoint addresses in the EndpointSlices of a Service."""
+    ready, every = [], []
+    for eps in endpointslices:
+        if (_meta(eps).get("labels") or {}).get(SERVICE_NAME_LABEL) != service_name:
+            continue
+        for endpoint in eps.get("endpoints") or []:
+            addresses = endpoint.get("addresses") or []
+            every.extend(addresses)
+            # The API says a missing ready condition means ready.
+            if (endpoint.get("conditions") or {}).get("ready", True) is not False:
+                ready.extend(addresses)
+    return ready, every
+
+
+def service_status(service, endpointslices, pods):
+    """A Service is Current when it selects at least one ready endpoint.
+
+    ``pods`` are only read to explain a Service without ready endpoints (label mismatch or unready pods).
+    """
+    kind = "Service"
+    meta, spec = _meta(service), _spec(service)
+    name = meta.get("name")
+    if spec.get("type") == "ExternalName":
+        return _verdict(kind, name, CURRENT, "ExternalName {}: no endpoints to check".format(spec.get("externalName")))
+    selector = spec.get("selector") or {}
+    if not selector:
+        return _verdict(kind, name, CURRENT, "no selector: endpoints are managed outside Kubernetes, not checked")
+    ready, every = endpoint_addresses(name, endpointslices)
+    if ready:
+        return _verdict(kind, name, CURRENT, f"{len(ready)} of {len(every)} endpoints ready", ready=len(ready), desired=len(every))
+    matching = [p for p in pods if selector_matches(selector, _meta(p).get("labels")) and not _meta(p).get("deletionTimestamp")]
+    wanted = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    if not matching:
+        message = f"no ready endpoints: selector {wanted} matches no pods (label mismatch?)"
+    else:
+        ready_pods = [p for p in matching if (condition(p, "Ready") or {}).get("status") == "True"]
+        message = f"no ready endpoints: selector {wanted} matches {len(matching)} pods, {len(ready_pods)} of them Ready"
+    return _verdict(kind, name, IN_PROGRESS, message, ready=0, desired=len(every))
+
+
+def ingress_backends(ingress):
+    """(path, service name, port number or name) of every Service backend of an Ingress."""
+    spec = _spec(ingress)
+    found = []
+    default = (spec.get("defaultBackend") or {}).get("service")
+    if default:
+        port = default.get("port") or {}
+        found.append(("(default backend)", default.get("name"), port.get("number") or port.get("name")))
+    for rule in spec.get("rules") or []:
+        host = rule.get("host") or "*"
+        for path in (rule.get("http") or {}).get("paths") or []:
+            backend = (path.get("backend") or {}).get("service")
+            if not backend:
+                continue
+            port = backend.get("port") or {}
+            found.append(("{}{}".format(host, path.get("path") or "/"), backend.get("name"), port.get("number") or port.get("name")))
+    return found
+
+
+def _service_has_port(service, port):
+    return any(port in (sport.get("port"), sport.get("name")) for sport in _spec(service).get("ports") or [])
+
+
+def ingress_status(ingress, services, service_verdicts):
+    """Current when each backend names an existing Service and port with ready endpoints.
+
+    ``services``: name -> Service object; ``service_verdicts``: name -> verdict of service_status.
+    """
+    kind = "Ingress"
+    name = _meta(ingress).get("name")
+    backends = ingress_backends(ingress)
+    problems = []
+    for where, svc_name, port in backends:
+        service = services.get(svc_name)
+        if service is None:
+            problems.append(f"{where}: backend Service {svc_name} does not exist")
+        elif port is not None and not _service_has_port(service, port):
+            problems.append(f"{where}: Service {svc_name} has no port {port}")
+        elif (service_verdicts.get(svc_name) or {}).get("status") != CURRENT:
+            problems.append("{}: Service {}: {}".format(where, svc_name, (service_verdicts.get(svc_name) or {}).get("message", "not checked")))
+    if problems:
+        return _verdict(kind, name, IN_PROGRESS, "; ".join(problems), ready=len(backends) - len(problems), desired=len(backends))
+    return _verdict(kind, name, CURRENT, f"{len(backends)} backends, all with ready endpoints", ready=len(backends), desired=len(backends))
+
+
+def dapr_app_ids(workloads):
+    """app-id -> workload label ("Kind/name") for Dapr-enabled pod templates."""
+    app_ids = {}
+    for kind, obj in workloads:
+        annotations = _meta(pod_template(kind, obj)).get("annotations") or {}
+        if str(annotations.get(DAPR_ENABLED, "")).lower() == "true":
+            app_id = annotations.get(DAPR_APP_ID) or _meta(obj).get("name")
+            app_ids[app_id] = "{}/{}".format(kind, _meta(obj).get("name"))
+    return app_ids
+
+
+def dapr_component_statuses(components, app_ids, required):
+    """One verdict per Dapr component that the selected Dapr apps rely on.
+
+    ``components``: name -> Component, or None when the Dapr CRD is not installed;
+    ``app_ids``: from dapr_app_ids; ``required``: names that must exist (empty: every
+    component present is expected to serve every app-id).
+    """
+    kind = "Component"
+    if not app_ids and not required:
+        return []
+    if components is None:
+        return [
+            _verdict(
+                kind,
+                "components.dapr.io",
+                FAILED,
+                "the Dapr CRD components.dapr.io is not installed; Dapr apps: {}".format(", ".join(sorted(app_ids))),
+                terminal=True,
+            )
+        ]
+    verdicts = []
+    names = list(required) or sorted(components)
+    if not names:
+        return [_verdict(kind, "(none)", NOT_FOUND, "no Dapr Component in the namespace, but Dapr is enabled for {}".format(", ".join(sorted(app_ids))))]
+    for comp_name in names:
+        comp = components.get(comp_name)
+        if comp is None:
+            verdicts.append(not_found(kind, comp_name, f"Dapr component {comp_name} does not exist"))
+            continue
+        scopes = comp.get("scopes") or []
+        component_type = _spec(comp).get("type") or "?"
+        left_out = sorted(app for app in app_ids if scopes and app not in scopes)
+        if left_out:
+            verdicts.append(
+                _verdict(
+                    kind,
+                    comp_name,
+                    IN_PROGRESS,
+                    "{} ({}) is scoped to {}; missing for app-id {}".format(comp_name, component_type, ", ".join(scopes), ", ".join(left_out)),
+                    ready=len(app_ids) - len(left_out),
+                    desired=len(app_ids),
+                )
+            )
+        else:
+            verdicts.append(
+                _verdict(kind, comp_name, CURRENT, f"{component_type} available to {len(app_ids)} app-ids", ready=len(app_ids), desired=len(app_ids))
+            )
+    return verdicts
+
+
+# ---------------------------------------------------------------------------
+# Rollback targets
+
+
+def _revision_of(obj):
+    return _int((_meta(obj).get("annotations") or {}).get(REVISION_ANNOTATION))
+
+
+def deployment_rollback_target(deployment, replicasets):
+    """(ReplicaSet, why) to roll a failed Deployment back to, or (None, why not).
+
+    The last healthy revision is the newest older ReplicaSet that still has available pods
+    (it was serving when the failed rollout started); failing that, the newest older one.
+    """
+    uid = _meta(deployment).get("uid")
+    owned = [rs for rs in replicasets if controller_uid(rs) == uid]
+    current = _int((_meta(deployment).get("annotations") or {}).get(REVISION_ANNOTATION))
+    if not current and owned:
+        current = max(_revision_of(rs) for rs in owned)
+    older = [rs for rs in owned if 0 < _revision_of(rs) < current]
+    if not older:
+        return None, "no earlier revision to roll back to (current revision {})".format(current or "unknown")
+    serving = [rs for rs in older if _int(_status(rs).get("availableReplicas")) > 0]
+    if serving:
+        return max(serving, key=_revision_of), "newest earlier revision still serving"
+    return max(older, key=_revision_of), "newest earlier revision"
+
+
+# kubectl rollout undo keeps these annotations of the Deployment instead of copying the ReplicaSet's.
+_SKIPPED_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION_ANNOTATION,
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+)
+
+
+def deployment_rollback_patch(deployment, replicaset):
+    """JSON patch that puts the ReplicaSet's pod template back into the Deployment."""
+    template = _copy(_spec(replicaset).get("template") or {})
+    labels = (template.get("metadata") or {}).get("labels")
+    if labels:
+        labels.pop(POD_TEMPLATE_HASH, None)
+    current = _meta(deployment).get("annotations") or {}
+    annotations = {k: v for k, v in current.items() if k in _SKIPPED_ANNOTATIONS}
+    for key, value in (_meta(replicaset).get("annotations") or {}).items():
+        if key not in _SKIPPED_ANNOTATIONS:
+            annotations[key] = value
+    return [
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]
+
+
+def controllerrevision_rollback_target(workload, revisions):
+    """(ControllerRevision, why) for a failed StatefulSet or DaemonSet, or (None, why not).
+
+    A StatefulSet whose update stopped half way still runs its currentRevision on the
+    pods not yet updated: that is the last healthy one. Otherwise the newest older revision.
+    """
+    uid = _meta(workload).get("uid")
+    owned = sorted((cr for cr in revisions if controller_uid(cr) == uid), key=lambda cr: _int(cr.get("revision")))
+    if not owned:
+        return None, "no ControllerRevisions found"
+    by_name = {_meta(cr).get("name"): cr for cr in owned}
+    status = _status(workload)
+    update, current = status.get("updateRevision"), status.get("currentRevision")
+    if update and current and update != current and current in by_name:
+        return by_name[current], "revision still serving the pods not yet updated"
+    newest = by_name.get(update) or owned[-1]
+    older = [cr for cr in owned if _int(cr.get("revision")) < _int(newest.get("revision"))]
+    if not older:
+        return None, "no earlier revision to roll back to"
+    return older[-1], "newest earlier revision"
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Label selectors (the string form kubectl -l takes), evaluated client side
+
+_SET_RE = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+
+
+def _split_selector(text):
+    """Split on commas that are not inside parentheses."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_label_selector(text):
+    """Requirements (key, operator, values) of a label selector string; ValueError when malformed.
+
+    Operators: =, ==, !=, in, notin, exists (``key``), !exists (``!key``).
+    """
+    requirements = []
+    if not text or not text.strip():
+        return requirements
+    for part in _split_selector(text):
+        match = _SET_RE.match(part)
+        if match:
+            values = [v.strip() for v in match.group(3).split(",") if v.strip()]
+            requirements.append((match.group(1), match.group(2), values))
+        elif "!=" in part:
+            key, value = part.split("!=", 1)
+            requirements.append((key.strip(), "!=", [value.strip()]))
+        elif "==" in part or "=" in part:
+            key, value = part.split("==", 1) if "==" in part else part.split("=", 1)
+            requirements.append((key.strip(), "=", [value.strip()]))
+        elif part.startswith("!"):
+            requirements.append((part[1:].strip(), "!exists", []))
+        else:
+            requirements.append((part, "exists", []))
+        key = requirements[-1][0]
+        if not key or re.search(r"[\s()=!,]", key):
+            raise ValueError(f"cannot parse {part!r} in label selector {text!r}")
+    return requirements
+
+
+def labels_match(requirements, labels):
+    labels = labels or {}
+    for key, operator, values in requirements:
+        present = key in labels
+        value = labels.get(key)
+        if operator == "=" and value != values[0]:
+            return False
+        if operator == "!=" and present and value == values[0]:
+            return False
+        if operator == "in" and (not present or value not in values):
+            return False
+        if operator == "notin" and present and value in values:
+            return False
+        if operator == "exists" and not present:
+            return False
+        if operator == "!exists" and present:
+            return False
+    return True

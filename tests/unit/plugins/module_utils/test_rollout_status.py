@@ -1,0 +1,453 @@
+"""Readiness and fail-fast predicates of erp.platform.rollout_health, per kind."""
+
+import pytest
+
+from ansible_collections.erp.platform.plugins.module_utils import rollout_status as rs
+from ansible_collections.erp.platform.tests.unit.plugins.module_utils.rollout_objects import (
+    NOW,
+    OPTS,
+    component,
+    container_status,
+    daemonset,
+    deployment,
+    endpointslice,
+    ingress,
+    job,
+    pod,
+    pod_spec,
+    replicaset,
+    rs_pod,
+    service,
+    stamp,
+    statefulset,
+    sts_pod,
+)
+
+# ---------------------------------------------------------------------------
+# Deployments: kubectl's rules and the early-finish traps of ROLLOUT.md
+
+
+def dep_status(dep, replicasets=(), pods=(), **opts):
+    return rs.deployment_status(dep, list(replicasets), list(pods), NOW, dict(OPTS, **opts))
+
+
+def test_deployment_complete_is_current():
+    dep = deployment()
+    new = replicaset(dep, 2, "7c9d8f6b5", available=2)
+    verdict = dep_status(dep, [new], [rs_pod(new, "a"), rs_pod(new, "b")])
+    assert verdict["status"] == rs.CURRENT
+    assert (verdict["ready"], verdict["desired"], verdict["revision"]) == (2, 2, "2")
+    assert verdict["fault"] is None
+
+
+def test_deployment_observed_generation_lagging_is_not_done():
+    # The status still describes generation 2, complete; generation 3 was just applied.
+    verdict = dep_status(deployment(generation=3, observed=2))
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert "observe generation 3" in verdict["message"]
+
+
+def test_deployment_updated_replicas_below_spec_is_in_progress():
+    verdict = dep_status(deployment(replicas=3, updated=1, status_replicas=3, available=3))
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert "1 of 3 updated" in verdict["message"]
+
+
+def test_deployment_old_replicas_still_terminating_is_in_progress():
+    # All new pods available, but old ones still counted: kubectl waits, Helm 3 does not.
+    verdict = dep_status(deployment(replicas=2, updated=2, status_replicas=3, available=3))
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert "1 old replicas are pending termination" in verdict["message"]
+
+
+def test_deployment_max_surge_zero_mid_rollout_is_in_progress():
+    # maxSurge 0: the controller first scales the old ReplicaSet down, so replicas == available
+    # while only one pod is new - a predicate that only compares ready to desired finishes early.
+    dep = deployment(
+        replicas=2,
+        updated=1,
+        status_replicas=2,
+        available=2,
+        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+    )
+    verdict = dep_status(dep)
+    assert verdict["status"] == rs.IN_PROGRESS
+
+
+def test_deployment_updated_but_not_available_is_in_progress():
+    # Helm 3 subtracts maxUnavailable and calls this ready; we do not.
+    verdict = dep_status(deployment(replicas=4, updated=4, status_replicas=4, available=3))
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert "3 of 4 updated replicas are available" in verdict["message"]
+
+
+def test_deployment_scaled_to_zero_is_current():
+    verdict = dep_status(deployment(replicas=0, updated=0, status_replicas=0, available=0))
+    assert verdict["status"] == rs.CURRENT
+
+
+def test_deployment_progress_deadline_exceeded_fails():
+    conditions = [
+        {
+            "type": "Progressing",
+            "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": 'ReplicaSet "finance-service-7c9d8f6b5" has timed out progressing.',
+            "lastUpdateTime": stamp(5),
+        }
+    ]
+    verdict = dep_status(deployment(updated=1, available=1, conditions=conditions))
+    assert verdict["status"] == rs.FAILED
+    assert verdict["terminal"] is True
+    assert "progress deadline (600s)" in verdict["message"]
+
+
+def test_deployment_progress_deadline_from_before_a_rollback_is_ignored():
+    conditions = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "lastUpdateTime": stamp(100)}]
+    verdict = dep_status(deployment(updated=1, available=1, conditions=conditions), since=NOW - 10)
+    assert verdict["status"] == rs.IN_PROGRESS
+
+
+def test_paused_deployment_is_suspended_not_current():
+    verdict = dep_status(deployment(paused=True))
+    assert verdict["status"] == rs.SUSPENDED
+    assert verdict["terminal"] is True
+    assert "rollout resume" in verdict["message"]
+
+
+def test_deleted_deployment_is_terminating():
+    dep = deployment()
+    dep["metadata"]["deletionTimestamp"] = stamp(1)
+    assert dep_status(dep)["status"] == rs.TERMINATING
+
+
+def _rollout_with_new_pod(container=None, init=None, **pod_kwargs):
+    """Deployment at revision 2 mid-rollout: old ReplicaSet serving, one new pod with the given state."""
+    dep = deployment(updated=1, status_replicas=3, available=2)
+    old = replicaset(dep, 1, "6d5f8c7b9", available=2)
+    new = replicaset(dep, 2, "7c9d8f6b5", available=0, replicas=1)
+    containers = [container] if container else None
+    new_pod = rs_pod(new, "x2x7q", containers=containers, init_containers=init, ready=False, **pod_kwargs)
+    return dep, [old, new], [rs_pod(old, "a"), rs_pod(old, "b"), new_pod]
+
+
+def test_crashloop_in_new_revision_fails_fast_naming_pod_container_reason():
+    dep, sets, pods = _rollout_with_new_pod(
+        container_status(waiting="CrashLoopBackOff", message="back-off 20s restarting failed container=finance", restarts=2, last_exit=1)
+    )
+    verdict = dep_status(dep, sets, pods)
+    assert verdict["status"] == rs.FAILED
+    fault = verdict["fault"]
+    assert (fault["pod"], fault["container"], fault["reason"], fault["restarts"]) == ("finance-service-7c9d8f6b5-x2x7q", "finance", "CrashLoopBackOff", 2)
+    assert "last exit code 1 (Error)" in fault["message"]
+    assert verdict["message"].startswith("pod finance-service-7c9d8f6b5-x2x7q container finance: CrashLoopBackOff")
+
+
+def test_crashloop_in_old_revision_is_not_blamed_on_the_new_one():
+    dep = deployment(updated=1, status_replicas=3, available=2)
+    old = replicaset(dep, 1, "6d5f8c7b9", available=1)
+    new = replicaset(dep, 2, "7c9d8f6b5", available=0, replicas=1)
+    bad_old = rs_pod(old, "a", containers=[container_status(waiting="CrashLoopBackOff", restarts=5)], ready=False)
+    verdict = dep_status(dep, [old, new], [bad_old, rs_pod(new, "n", ready=False, ready_since=2)])
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert verdict["fault"] is None
+
+
+@pytest.mark.parametrize("reason", ["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "InvalidImageName"])
+def test_each_fatal_waiting_reason_fails(reason):
+    dep, sets, pods = _rollout_with_new_pod(container_status(waiting=reason, message="detail of " + reason))
+    verdict = dep_status(dep, sets, pods)
+    assert verdict["status"] == rs.FAILED
+    assert verdict["fault"]["reason"] == reason
+    assert "detail of " + reason in verdict["message"]
+
+
+def test_transient_waiting_reason_is_not_fatal():
+    dep, sets, pods = _rollout_with_new_pod(container_status(waiting="ContainerCreating"))
+    assert dep_status(dep, sets, pods)["status"] == rs.IN_PROGRESS
+
+
+def test_init_container_waiting_fails_and_says_init():
+    init = [container_status(name="migrate", waiting="ImagePullBackOff", message='Back-off pulling image "erp-system/migrate:9"')]
+    dep, sets, pods = _rollout_with_new_pod(container_status(waiting="PodInitializing"), init=init)
+    verdict = dep_status(dep, sets, pods)
+    assert verdict["status"] == rs.FAILED
+    assert verdict["fault"]["init"] is True
+    assert "init container migrate: ImagePullBackOff" in verdict["message"]
+
+
+def test_fail_fast_off_reports_fault_but_keeps_waiting():
+    dep, sets, pods = _rollout_with_new_pod(container_status(waiting="ImagePullBackOff"))
+    verdict = dep_status(dep, sets, pods, fail_fast=False)
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert "ImagePullBackOff" in verdict["message"]
+    assert verdict["fault"]["reason"] == "ImagePullBackOff"
+
+
+def test_unschedulable_within_grace_waits():
+    dep, sets, pods = _rollout_with_new_pod(unschedulable_since=10)
+    assert dep_status(dep, sets, pods)["status"] == rs.IN_PROGRESS
+
+
+def test_unschedulable_past_grace_fails_with_scheduler_message():
+    dep, sets, pods = _rollout_with_new_pod(unschedulable_since=45)
+    verdict = dep_status(dep, sets, pods)
+    assert verdict["status"] == rs.FAILED
+    assert verdict["fault"]["reason"] == "Unschedulable"
+    assert "Insufficient cpu" in verdict["message"]
+    assert verdict["fault"]["container"] is None
+
+
+def test_running_never_ready_fails_after_grace():
+    dep, sets, pods = _rollout_with_new_pod(container_status(running_since=90), ready_since=90)
+    verdict = dep_status(dep, sets, pods)
+    assert verdict["status"] == rs.FAILED
+    assert verdict["fault"]["reason"] == "NotReady"
+    assert "not Ready for 90s" in verdict["message"]
+
+
+def test_running_not_ready_within_grace_waits():
+    dep, sets, pods = _rollout_with_new_pod(container_status(running_since=20), ready_since=20)
+    assert dep_status(dep, sets, pods)["status"] == rs.IN_PROGRESS
+
+
+def test_not_ready_grace_respects_readiness_initial_delay():
+    slow = pod_spec(readiness={"httpGet": {"path": "/health/ready", "port": 8080}, "initialDelaySeconds": 120, "periodSeconds": 10})
+    dep, sets, pods = _rollout_with_new_pod(container_status(running_since=90), ready_since=90, spec=slow)
+    assert dep_status(dep, sets, pods)["status"] == rs.IN_PROGRESS
+
+
+def test_startup_probe_not_yet_passed_is_not_not_ready():
+    dep, sets, pods = _rollout_with_new_pod(container_status(running_since=300, started=False), ready_since=300)
+    assert dep_status(dep, sets, pods)["status"] == rs.IN_PROGRESS
+
+
+def test_replica_failure_from_admission_fails_after_grace():
+    dep = deployment(updated=0, status_replicas=0, available=0, revision="1")
+    new = replicaset(dep, 1, "7c9d8f6b5", available=0, replicas=2)
+    new["status"]["conditions"] = [
+        {
+            "type": "ReplicaFailure",
+            "status": "True",
+            "reason": "FailedCreate",
+            "message": 'pods "finance-service-7c9d8f6b5-abcde" is forbidden: violates PodSecurity "restricted:latest"',
+            "lastTransitionTime": stamp(40),
+        }
+    ]
+    verdict = dep_status(dep, [new])
+    assert verdict["status"] == rs.FAILED
+    assert "violates PodSecurity" in verdict["message"]
+
+
+# ---------------------------------------------------------------------------
+# StatefulSets
+
+
+def sts_status(sts, pods=(), **opts):
+    return rs.statefulset_status(sts, list(pods), NOW, dict(OPTS, **opts))
+
+
+def test_statefulset_complete_is_current():
+    assert sts_status(statefulset())["status"] == rs.CURRENT
+
+
+def test_statefulset_rolling_update_incomplete_is_in_progress():
+    sts = statefulset(updated=1, current_revision="postgres-5d8f7c", update_revision="postgres-84bd9f")
+    verdict = sts_status(sts)
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert "1 of 3 pods at revision postgres-84bd9f" in verdict["message"]
+
+
+def test_statefulset_not_all_ready_is_in_progress():
+    assert sts_status(statefulset(ready=2))["status"] == rs.IN_PROGRESS
+
+
+def test_statefulset_generation_lag_is_in_progress():
+    assert sts_status(statefulset(generation=3, observed=2))["status"] == rs.IN_PROGRESS
+
+
+def test_statefulset_partition_done_when_pods_above_partition_updated():
+    # partition 2 of 3: only ordinal 2 is updated; currentRevision never catches up, which is fine.
+    sts = statefulset(partition=2, updated=1, current_revision="postgres-5d8f7c", update_revision="postgres-84bd9f")
+    verdict = sts_status(sts)
+    assert verdict["status"] == rs.CURRENT
+    assert "held back by partition 2" in verdict["message"]
+
+
+def test_statefulset_partition_waits_for_pods_above_partition():
+    sts = statefulset(partition=1, updated=1, current_revision="postgres-5d8f7c", update_revision="postgres-84bd9f")
+    assert sts_status(sts)["status"] == rs.IN_PROGRESS
+
+
+def test_statefulset_crashloop_in_update_revision_fails_old_revision_ignored():
+    sts = statefulset(ready=2, updated=1, current_revision="postgres-5d8f7c", update_revision="postgres-84bd9f")
+    crash = container_status(waiting="CrashLoopBackOff", restarts=3, last_exit=1)
+    old_bad = sts_pod(sts, 0, "postgres-5d8f7c", containers=[container_status(waiting="CrashLoopBackOff")], ready=False)
+    assert sts_status(sts, [old_bad])["status"] == rs.IN_PROGRESS
+    new_bad = sts_pod(sts, 2, "postgres-84bd9f", containers=[crash], ready=False)
+    verdict = sts_status(sts, [old_bad, new_bad])
+    assert verdict["status"] == rs.FAILED
+    assert verdict["fault"]["pod"] == "postgres-2"
+
+
+def test_statefulset_on_delete_is_current_when_ready():
+    sts = statefulset(strategy_type="OnDelete", updated=0, update_revision="postgres-84bd9f")
+    assert sts_status(sts)["status"] == rs.CURRENT
+
+
+def test_statefulset_surplus_pods_terminating_is_in_progress():
+    assert sts_status(statefulset(replicas=2, ready=2, updated=2, status_replicas=3))["status"] == rs.IN_PROGRESS
+
+
+# ---------------------------------------------------------------------------
+# DaemonSets and Jobs
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, rs.CURRENT),
+        ({"updated": 2}, rs.IN_PROGRESS),
+        ({"available": 2}, rs.IN_PROGRESS),
+        ({"generation": 2, "observed": 1}, rs.IN_PROGRESS),
+    ],
+)
+def test_daemonset_rules(kwargs, expected):
+    assert rs.daemonset_status(daemonset(**kwargs), [], NOW, OPTS)["status"] == expected
+
+
+def test_daemonset_image_pull_fails():
+    ds = daemonset(available=2)
+    bad = pod("log-agent-q8z", "DaemonSet", "log-agent", ds["metadata"]["uid"], containers=[container_status(waiting="ErrImagePull")], ready=False)
+    assert rs.daemonset_status(ds, [bad], NOW, OPTS)["status"] == rs.FAILED
+
+
+def test_job_complete_is_current():
+    done = job(succeeded=1, active=0, conditions=[{"type": "Complete", "status": "True"}])
+    verdict = rs.job_status(done, [], NOW, OPTS)
+    assert (verdict["status"], verdict["ready"], verdict["desired"]) == (rs.CURRENT, 1, 1)
+
+
+def test_failed_job_fails_with_reason():
+    failed = job(
+        failed=3,
+        active=0,
+        conditions=[{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}],
+    )
+    verdict = rs.job_status(failed, [], NOW, OPTS)
+    assert verdict["status"] == rs.FAILED
+    assert verdict["terminal"] is True
+    assert "BackoffLimitExceeded" in verdict["message"]
+    assert "3 failed pods" in verdict["message"]
+
+
+def test_running_job_is_in_progress_and_suspended_job_suspended():
+    assert rs.job_status(job(), [], NOW, OPTS)["status"] == rs.IN_PROGRESS
+    assert rs.job_status(job(suspend=True, active=0), [], NOW, OPTS)["status"] == rs.SUSPENDED
+
+
+def test_job_pod_image_pull_fails_fast():
+    j = job()
+    bad = pod(
+        "erp-db-migrate-7xk2p", "Job", j["metadata"]["name"], j["metadata"]["uid"], containers=[container_status(waiting="ImagePullBackOff")], ready=False
+    )
+    assert rs.job_status(j, [bad], NOW, OPTS)["status"] == rs.FAILED
+
+
+# ---------------------------------------------------------------------------
+# Services, Ingresses, Dapr components
+
+
+def finance_pods(ready=True):
+    labels = {"app.kubernetes.io/name": "finance", "app.kubernetes.io/instance": "erp"}
+    return [pod("finance-a", "ReplicaSet", "finance-rs", "rs-1", labels=labels, ready=ready)]
+
+
+def test_service_with_ready_endpoint_is_current():
+    verdict = rs.service_status(service(), [endpointslice("finance-service", [True, False])], finance_pods())
+    assert verdict["status"] == rs.CURRENT
+    assert verdict["ready"] == 1
+
+
+def test_service_selecting_no_pods_names_the_label_mismatch():
+    svc = service(selector={"app.kubernetes.io/name": "finanse"})
+    verdict = rs.service_status(svc, [], finance_pods())
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert "selector app.kubernetes.io/name=finanse matches no pods" in verdict["message"]
+
+
+def test_service_with_only_unready_endpoints_is_not_current():
+    verdict = rs.service_status(service(), [endpointslice("finance-service", [False])], finance_pods(ready=False))
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert "matches 1 pods, 0 of them Ready" in verdict["message"]
+
+
+def test_external_name_and_selectorless_services_are_not_checked():
+    assert rs.service_status(service(svc_type="ExternalName"), [], [])["status"] == rs.CURRENT
+    assert rs.service_status(service(selector=False), [], [])["status"] == rs.CURRENT
+
+
+def test_ingress_backends_missing_service_wrong_port_and_ok():
+    services = {"gateway-service": service("gateway-service"), "reporting-service": service("reporting-service")}
+    verdicts = {"gateway-service": {"status": rs.CURRENT}, "reporting-service": {"status": rs.CURRENT}}
+    assert rs.ingress_status(ingress(), services, verdicts)["status"] == rs.CURRENT
+    missing = rs.ingress_status(ingress(paths=[("/", "gateway-service", 80), ("/api/dashboard", "dashboard-service", 80)]), services, verdicts)
+    assert missing["status"] == rs.IN_PROGRESS
+    assert "backend Service dashboard-service does not exist" in missing["message"]
+    wrong_port = rs.ingress_status(ingress(paths=[("/", "gateway-service", 8080)]), services, verdicts)
+    assert "has no port 8080" in wrong_port["message"]
+    by_name = rs.ingress_status(ingress(paths=[("/", "gateway-service", "http")]), services, verdicts)
+    assert by_name["status"] == rs.CURRENT
+
+
+def test_dapr_scopes_missing_app_id_and_missing_component():
+    app_ids = {"finance-service": "Deployment/finance-service", "sales-service": "Deployment/sales-service"}
+    components = {"pubsub": component("pubsub", scopes=["finance-service"]), "statestore": component("statestore", "state.redis")}
+    verdicts = {v["name"]: v for v in rs.dapr_component_statuses(components, app_ids, [])}
+    assert verdicts["statestore"]["status"] == rs.CURRENT
+    assert verdicts["pubsub"]["status"] == rs.IN_PROGRESS
+    assert "missing for app-id sales-service" in verdicts["pubsub"]["message"]
+    required = rs.dapr_component_statuses(components, app_ids, ["statestore", "bindings"])
+    assert [v["status"] for v in required] == [rs.CURRENT, rs.NOT_FOUND]
+
+
+def test_dapr_crd_missing_fails_and_nothing_to_check_without_dapr_apps():
+    assert rs.dapr_component_statuses(None, {"finance-service": "Deployment/finance-service"}, [])[0]["status"] == rs.FAILED
+    assert rs.dapr_component_statuses(None, {}, []) == []
+
+
+def test_dapr_app_ids_from_pod_template_annotations():
+    dapr = deployment(annotations={"dapr.io/enabled": "true", "dapr.io/app-id": "finance-service"})
+    plain = deployment(name="gateway-service")
+    assert rs.dapr_app_ids([("Deployment", dapr), ("Deployment", plain)]) == {"finance-service": "Deployment/finance-service"}
+
+
+# ---------------------------------------------------------------------------
+# Label selectors and timestamps
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "matches"),
+    [
+        ("app.kubernetes.io/instance=erp", {"app.kubernetes.io/instance": "erp"}, True),
+        ("app.kubernetes.io/instance==erp,tier!=batch", {"app.kubernetes.io/instance": "erp", "tier": "batch"}, False),
+        ("tier in (web, api),!legacy", {"tier": "api"}, True),
+        ("tier notin (web,api)", {"tier": "api"}, False),
+        ("tier", {}, False),
+        ("", {"anything": "x"}, True),
+    ],
+)
+def test_label_selector(selector, labels, matches):
+    assert rs.labels_match(rs.parse_label_selector(selector), labels) is matches
+
+
+def test_bad_label_selector_raises():
+    with pytest.raises(ValueError, match="cannot parse"):
+        rs.parse_label_selector("a in (b")
+
+
+def test_parse_time_variants():
+    assert rs.parse_time("2026-11-27T12:00:00Z") == rs.parse_time("2026-11-27T13:00:00+01:00")
+    assert rs.parse_time("2026-11-27T12:00:00.250000Z") - rs.parse_time("2026-11-27T12:00:00Z") == pytest.approx(0.25)
+    assert rs.parse_time(None) is None
+    assert rs.parse_time("yesterday") is None

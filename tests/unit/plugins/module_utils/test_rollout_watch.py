@@ -1,0 +1,176 @@
+"""The watch engine of erp.platform.rollout_health without a cluster: informer loop, selection, evaluation."""
+
+import json
+import threading
+
+import pytest
+
+from ansible_collections.erp.platform.plugins.module_utils import rollout_status as rs
+from ansible_collections.erp.platform.plugins.module_utils import rollout_watch as rw
+from ansible_collections.erp.platform.tests.unit.plugins.module_utils.rollout_objects import NOW, deployment, endpointslice, replicaset, rs_pod, service
+
+
+class FakeResponse:
+    def __init__(self, data=None, events=()):
+        self.data = data
+        self.events = events
+
+    def stream(self, amt=None, decode_content=False):
+        for event in self.events:
+            yield (json.dumps(event) + "\n").encode()
+
+    def close(self):
+        pass
+
+    def release_conn(self):
+        pass
+
+
+def meta(name, rv):
+    return {"metadata": {"name": name, "resourceVersion": rv}}
+
+
+class ScriptedApi:
+    """A list function that serves two lists and watch sessions, with a 410 in between."""
+
+    def __init__(self, stop):
+        self.stop = stop
+        self.lists = [
+            {"metadata": {"resourceVersion": "10"}, "items": [meta("a", "9")]},
+            {"metadata": {"resourceVersion": "20"}, "items": [meta("a", "11"), meta("b", "12"), meta("c", "19")]},
+        ]
+        self.watches = [
+            [
+                {"type": "MODIFIED", "object": meta("a", "11")},
+                {"type": "BOOKMARK", "object": meta("", "11")},
+                {"type": "ADDED", "object": meta("b", "12")},
+                {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old resource version"}},
+            ],
+            [{"type": "DELETED", "object": meta("a", "21")}],
+        ]
+        self.calls = []
+
+    def __call__(self, namespace, **kwargs):
+        self.calls.append(("watch" if kwargs.get("watch") else "list", kwargs.get("resource_version")))
+        if not kwargs.get("watch"):
+            return FakeResponse(data=json.dumps(self.lists.pop(0)))
+        if not self.watches:
+            self.stop.set()
+            return FakeResponse()
+        return FakeResponse(events=self.watches.pop(0))
+
+
+def test_informer_lists_watches_and_relists_after_410():
+    stop = threading.Event()
+    api = ScriptedApi(stop)
+    notified = []
+    informer = rw.Informer(rw.Source("pods", api, ("erp-system",)), notified.append, stop)
+    informer.run()
+    assert api.calls == [("list", None), ("watch", "10"), ("list", None), ("watch", "20"), ("watch", "21")]
+    assert sorted(informer.snapshot()) == ["b", "c"]
+    assert informer.synced.is_set()
+    assert notified.count("pods") >= 4
+
+
+def test_informer_forbidden_is_permanent_and_marks_synced():
+    stop = threading.Event()
+
+    def forbidden(namespace, **kwargs):
+        stop.set()
+        raise rw.ApiException(status=403, reason="Forbidden")
+
+    informer = rw.Informer(rw.Source("ingresses", forbidden, ("erp-system",), required=False), lambda key: None, stop)
+    informer.run()
+    assert informer.permanent
+    assert informer.synced.is_set()
+    assert informer.error.startswith("403 Forbidden")
+
+
+def test_selection_names_and_kinds():
+    selection = rw.Selection(names=["Deployment/finance-service", "sales-service"], label_selector="app.kubernetes.io/instance=erp")
+    dep = deployment()
+    other = deployment(name="gateway-service")
+    selected, missing = selection.workloads({"deployments": {"finance-service": dep, "gateway-service": other}})
+    assert [obj["metadata"]["name"] for _, obj in selected] == ["finance-service"]
+    assert missing == [(None, "sales-service")]
+    assert "names Deployment/finance-service, sales-service" in selection.describe()
+    with pytest.raises(ValueError, match="allowed kinds are Deployment"):
+        rw.Selection(names=["Pod/x"])
+
+
+class FakeInformer:
+    def __init__(self, permanent=False, missing=False):
+        self.permanent = permanent
+        self.missing = missing
+
+
+def engine(**options):
+    watch = rw.RolloutWatch(None, "erp-system", rw.Selection(kinds=["Deployment"]), dict({"check_dapr_components": False}, **options))
+    watch.informers = {"ingresses": FakeInformer()}
+    return watch
+
+
+def healthy_caches(with_endpoints=True):
+    dep = deployment()
+    new = replicaset(dep, 2, "7c9d8f6b5", available=2)
+    pods = [rs_pod(new, "a"), rs_pod(new, "b")]
+    return {
+        "deployments": {"finance-service": dep},
+        "replicasets": {new["metadata"]["name"]: new},
+        "pods": {p["metadata"]["name"]: p for p in pods},
+        "services": {"finance-service": service()},
+        "endpointslices": {"s": endpointslice("finance-service", [True, True])} if with_endpoints else {},
+        "ingresses": {},
+    }
+
+
+def test_engine_healthy_with_seconds_to_ready():
+    watch = engine()
+    verdicts = watch.evaluate(healthy_caches(), NOW, 1.5)
+    assert [(v["kind"], v["status"]) for v in verdicts] == [("Deployment", rs.CURRENT), ("Service", rs.CURRENT)]
+    assert verdicts[0]["seconds_to_ready"] == 1.5
+    assert watch._done(verdicts) == "healthy"
+    assert watch.evaluate(healthy_caches(), NOW, 3.0)[0]["seconds_to_ready"] == 1.5  # first time seen, not last
+
+
+def test_engine_service_without_endpoints_fails_after_settle_grace():
+    watch = engine()
+    first = watch.evaluate(healthy_caches(with_endpoints=False), NOW, 1.0)
+    assert first[1]["status"] == rs.IN_PROGRESS
+    assert watch._done(first) is None
+    later = watch.evaluate(healthy_caches(with_endpoints=False), NOW, 1.0 + rw.SETTLE_GRACE)
+    assert later[1]["status"] == rs.FAILED
+    assert watch._done(later) == "failed"
+
+
+def test_engine_missing_name_gets_a_grace_then_not_found():
+    watch = rw.RolloutWatch(
+        None,
+        "erp-system",
+        rw.Selection(kinds=["Deployment"], names=["reporting-service"]),
+        {"check_services": False, "check_ingresses": False, "check_dapr_components": False},
+    )
+    early = watch.evaluate({"deployments": {}}, NOW, 1.0)
+    assert early[0]["status"] == rs.NOT_FOUND
+    assert watch._done(early) is None
+    late = watch.evaluate({"deployments": {}}, NOW, rw.NOT_FOUND_GRACE + 0.1)
+    assert watch._done(late) == "failed"
+    assert "no Deployment named" not in late[0]["message"]
+    assert "no workload named reporting-service in namespace erp-system" in late[0]["message"]
+
+
+def test_engine_without_fail_fast_waits_on_pod_faults_but_ends_on_terminal_states():
+    watch = engine(fail_fast=False, check_services=False, check_ingresses=False)
+    paused = deployment(paused=True)
+    verdicts = watch.evaluate({"deployments": {"finance-service": paused}, "pods": {}, "replicasets": {}}, NOW, 1.0)
+    assert watch._done(verdicts) == "failed"
+    rolling = deployment(updated=1, available=1)
+    verdicts = watch.evaluate({"deployments": {"finance-service": rolling}, "pods": {}, "replicasets": {}}, NOW, 1.0)
+    assert watch._done(verdicts) is None
+
+
+def test_api_error_text_reads_the_status_body():
+    exc = rw.ApiException(status=403, reason="Forbidden")
+    exc.body = json.dumps({"kind": "Status", "message": 'pods is forbidden: User "system:serviceaccount:erp:deployer" cannot list resource "pods"'})
+    assert rw.api_error_text(exc) == '403 Forbidden: pods is forbidden: User "system:serviceaccount:erp:deployer" cannot list resource "pods"'
+    assert rw.api_error_text(ValueError("boom")) == "ValueError: boom"
