@@ -38,9 +38,7 @@ def kubeconfig() -> str:
 def kubectl_bin() -> str:
     """The kubectl built with the cluster (matches the apiserver), else the one on PATH."""
     versions = dict(
-        line.split("=", 1)
-        for line in (REPO / "tools" / "localcluster" / "versions.env").read_text().splitlines()
-        if line and not line.startswith("#")
+        line.split("=", 1) for line in (REPO / "tools" / "localcluster" / "versions.env").read_text().splitlines() if line and not line.startswith("#")
     )
     cache = Path(os.environ.get("ERP_CLUSTER_CACHE", Path.home() / ".cache/erp-platform/localcluster"))
     built = cache / "bin" / f"kubernetes-{versions['K8S_VERSION']}" / "kubectl"
@@ -69,7 +67,7 @@ def kubectl(kubeconfig, kubectl_bin):
 @pytest.fixture(scope="session")
 def k8s_client(kubeconfig):
     """A kubernetes.client ApiClient for the local cluster."""
-    from kubernetes import client, config
+    from kubernetes import config
 
     return config.new_client_from_config(config_file=kubeconfig)
 
@@ -82,7 +80,7 @@ def wait_for_default_serviceaccount(api_client, name: str, timeout: int = 60) ->
     listing = core.list_namespaced_service_account(name, field_selector="metadata.name=default")
     if listing.items:
         return
-    for _ in watch.Watch().stream(
+    for _event in watch.Watch().stream(
         core.list_namespaced_service_account,
         name,
         field_selector="metadata.name=default",
@@ -93,7 +91,7 @@ def wait_for_default_serviceaccount(api_client, name: str, timeout: int = 60) ->
     raise AssertionError(f"namespace {name}: no default ServiceAccount after {timeout}s")
 
 
-@pytest.fixture()
+@pytest.fixture
 def namespace(kubectl, k8s_client, request):
     """A fresh namespace for one test, deleted afterwards (without waiting)."""
     name = f"t-{request.node.name[:40].lower().replace('_', '-')}-{uuid.uuid4().hex[:5]}"

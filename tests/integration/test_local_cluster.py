@@ -46,6 +46,35 @@ def deployment(name: str, replicas: int = 3, annotations: dict | None = None, de
     )
 
 
+def ready_endpoints(api_client, namespace: str, service: str, want: int, timeout: int = 60) -> list:
+    """Watch the Service's EndpointSlices until `want` endpoints are ready; return them."""
+    from kubernetes import client, watch
+
+    discovery = client.DiscoveryV1Api(api_client)
+    selector = f"kubernetes.io/service-name={service}"
+    slices = {}
+
+    def ready() -> list:
+        return [e for s in slices.values() for e in s.endpoints or [] if e.conditions.ready]
+
+    listing = discovery.list_namespaced_endpoint_slice(namespace, label_selector=selector)
+    slices.update({s.metadata.name: s for s in listing.items})
+    if len(ready()) >= want:
+        return ready()
+    stream = watch.Watch().stream(
+        discovery.list_namespaced_endpoint_slice,
+        namespace,
+        label_selector=selector,
+        resource_version=listing.metadata.resource_version,
+        timeout_seconds=timeout,
+    )
+    for event in stream:
+        slices[event["object"].metadata.name] = event["object"]
+        if len(ready()) >= want:
+            return ready()
+    raise AssertionError(f"{service}: {len(ready())} ready endpoints after {timeout}s, wanted {want}")
+
+
 def pod(name: str, mode: str) -> str:
     return textwrap.dedent(
         f"""
@@ -63,7 +92,7 @@ def pod(name: str, mode: str) -> str:
     )
 
 
-def test_deployment_spreads_ready_pods_and_endpoints(kubectl, namespace):
+def test_deployment_spreads_ready_pods_and_endpoints(kubectl, k8s_client, namespace):
     service = textwrap.dedent(
         """
         apiVersion: v1
@@ -82,21 +111,10 @@ def test_deployment_spreads_ready_pods_and_endpoints(kubectl, namespace):
     assert len(ready) == 3
     assert {p["spec"]["nodeName"] for p in ready} == {"kwok-node-0", "kwok-node-1", "kwok-node-2"}
 
-    kubectl(
-        "-n",
-        namespace,
-        "wait",
-        "--for=jsonpath={.endpoints[2].conditions.ready}=true",
-        "endpointslice",
-        "-l",
-        "kubernetes.io/service-name=web",
-        "--timeout=60s",
-    )
-    slices = json.loads(
-        kubectl("-n", namespace, "get", "endpointslice", "-l", "kubernetes.io/service-name=web", "-o", "json").stdout
-    )["items"]
-    endpoints = [e for s in slices for e in s.get("endpoints") or [] if e["conditions"].get("ready")]
+    endpoints = ready_endpoints(k8s_client, namespace, "web", want=3)
     assert len(endpoints) == 3
+    assert {e.node_name for e in endpoints} == {"kwok-node-0", "kwok-node-1", "kwok-node-2"}
+    slices = json.loads(kubectl("-n", namespace, "get", "endpointslice", "-l", "kubernetes.io/service-name=web", "-o", "json").stdout)["items"]
     assert all(s["ports"][0]["port"] == 8080 for s in slices)
 
 
@@ -117,7 +135,7 @@ def test_restricted_namespace_rejects_root_pod(kubectl, namespace):
     result = kubectl("-n", namespace, "apply", "-f", "-", input_text=root_pod, check=False)
     assert result.returncode != 0
     assert "violates PodSecurity" in result.stderr
-    assert 'restricted:latest' in result.stderr
+    assert "restricted:latest" in result.stderr
 
     compliant = textwrap.dedent(
         """
@@ -226,9 +244,7 @@ def test_server_side_apply_twice_changes_nothing(kubectl, namespace):
     kubectl(*args, input_text=config_map)
     first = json.loads(kubectl("-n", namespace, "get", "configmap", "settings", "-o", "json").stdout)
     kubectl(*args, input_text=config_map)
-    second = json.loads(
-        kubectl("-n", namespace, "get", "configmap", "settings", "-o", "json", "--show-managed-fields").stdout
-    )
+    second = json.loads(kubectl("-n", namespace, "get", "configmap", "settings", "-o", "json", "--show-managed-fields").stdout)
     assert first["metadata"]["resourceVersion"] == second["metadata"]["resourceVersion"]
     assert second["metadata"]["managedFields"][0]["manager"] == "erp-test"
     diff = kubectl("-n", namespace, "diff", "--server-side", "--field-manager=erp-test", "-f", "-", input_text=config_map, check=False)
