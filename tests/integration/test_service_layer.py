@@ -1,0 +1,285 @@
+"""The service layer (services and ingress) against the local cluster, issue 5's "Done when".
+
+One namespace of its own and a copy of inventories/local (so inventory changes stay in the test):
+- a full `site.yml` deploys everything; every Deployment reaches its replicas Ready, every Service has
+  ready endpoints, the Ingress routes are those of SYSTEM.md; a second run reports changed=0;
+- changing one config key rolls every service Deployment and changes no other object;
+- a ninth service added only in the inventory deploys, is routed and is in the config;
+- disabling sales removes its objects and references, re-enabling restores them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+NAMESPACE = "erp-it-services"
+SERVICES = ["gateway", "finance", "inventory", "sales", "procurement", "production", "identity", "reporting"]
+REPLICAS = {"gateway": 2, "finance": 2, "inventory": 2, "sales": 2, "procurement": 1, "production": 1, "identity": 2, "reporting": 1}
+SERVICE_KINDS = "deployments,services,serviceaccounts,poddisruptionbudgets,horizontalpodautoscalers,networkpolicies"
+# Every object kind the collection manages in the namespace, for "nothing else changed".
+MANAGED_KINDS = SERVICE_KINDS + ",configmaps,secrets,statefulsets,ingresses,components.dapr.io"
+SELECTOR = "app.kubernetes.io/managed-by=erp.platform"
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory):
+    """A copy of inventories/local (with its generated .secrets) whose group_vars the tests extend."""
+    target = tmp_path_factory.mktemp("inventory") / "local"
+    shutil.copytree(REPO / "inventories" / "local", target, symlinks=True)
+    return target
+
+
+def set_inventory_services(inventory: Path, services: dict) -> None:
+    """Write erp_services into the inventory copy (a group_vars file of its own)."""
+    path = inventory / "group_vars" / "erp" / "zz_test_services.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("---\n" + yaml.safe_dump({"erp_services": services}, sort_keys=False))
+
+
+def run_site(kubeconfig: str, inventory: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", str(inventory), "-e", f"erp_namespace={NAMESPACE}", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
+
+
+def assert_ok(result: subprocess.CompletedProcess, what: str) -> None:
+    assert result.returncode == 0, f"{what} failed:\n{result.stdout[-8000:]}\n{result.stderr[-3000:]}"
+
+
+def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
+    match = re.search(r"localhost\s+:\s+(.*)$", result.stdout, re.MULTILINE)
+    assert match, f"no PLAY RECAP in output:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+def changed_tasks(result: subprocess.CompletedProcess) -> list[str]:
+    tasks, current = [], ""
+    for line in result.stdout.splitlines():
+        if line.startswith("TASK ["):
+            current = line
+        elif line.startswith("changed:"):
+            tasks.append(current)
+    return tasks
+
+
+def get_json(kubectl, *args: str) -> dict:
+    return json.loads(kubectl("get", *args, "-n", NAMESPACE, "-o", "json").stdout)
+
+
+def wait_for(predicate, what: str, timeout: float = 300, interval: float = 3):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def deployments_ready(kubectl, names: list[str]) -> bool:
+    items = {item["metadata"]["name"]: item for item in get_json(kubectl, "deployments", "-l", SELECTOR)["items"]}
+    for name in names:
+        item = items.get(f"{name}-service")
+        if item is None:
+            return False
+        status, spec = item.get("status", {}), item["spec"]
+        if status.get("observedGeneration") != item["metadata"]["generation"]:
+            return False
+        if status.get("readyReplicas", 0) != spec["replicas"] or status.get("updatedReplicas", 0) != spec["replicas"]:
+            return False
+        if status.get("replicas", 0) != spec["replicas"]:
+            return False
+    return True
+
+
+def ready_endpoints(kubectl, service: str) -> int:
+    slices = get_json(kubectl, "endpointslices", "-l", f"kubernetes.io/service-name={service}")["items"]
+    return sum(1 for item in slices for endpoint in item.get("endpoints") or [] if endpoint.get("conditions", {}).get("ready"))
+
+
+def managed_state(kubectl) -> dict[str, dict]:
+    """kind/name -> the object minus server bookkeeping and status: what a run may have changed."""
+    state = {}
+    for item in get_json(kubectl, MANAGED_KINDS, "-l", SELECTOR)["items"]:
+        metadata = {key: value for key, value in item["metadata"].items() if key in ("labels", "annotations")}
+        # The Deployment controller counts revisions in an annotation of its own.
+        metadata.get("annotations", {}).pop("deployment.kubernetes.io/revision", None)
+        body = {key: value for key, value in item.items() if key not in ("metadata", "status")}
+        state[f"{item['kind']}/{item['metadata']['name']}"] = {"metadata": metadata, **body}
+    return state
+
+
+def service_objects(kubectl, name: str) -> list[str]:
+    listing = get_json(kubectl, SERVICE_KINDS, "-l", f"{SELECTOR},app.kubernetes.io/name={name}")
+    return sorted(f"{item['kind']}/{item['metadata']['name']}" for item in listing["items"])
+
+
+def ingress_routes(kubectl) -> dict[str, str]:
+    ingress = get_json(kubectl, "ingress", "erp-ingress")
+    routes = {}
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            routes[path["path"]] = f"{backend['name']}:{backend['port'].get('number', backend['port'].get('name'))}"
+            assert path["pathType"] == "Prefix"
+    return routes
+
+
+@pytest.fixture(scope="module")
+def deployed(kubeconfig, kubectl, inventory):
+    """The first full deploy; the namespace is deleted after the module."""
+    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s", check=False)
+    result = run_site(kubeconfig, inventory)
+    assert_ok(result, "full deploy")
+    wait_for(lambda: deployments_ready(kubectl, SERVICES), "every service Deployment Ready")
+    yield result
+    kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+def test_every_deployment_reaches_its_replicas(deployed, kubectl):
+    items = {item["metadata"]["name"]: item for item in get_json(kubectl, "deployments", "-l", f"{SELECTOR},app.kubernetes.io/component=service")["items"]}
+    assert sorted(items) == sorted(f"{name}-service" for name in SERVICES)
+    for name, replicas in REPLICAS.items():
+        item = items[f"{name}-service"]
+        assert item["spec"]["replicas"] == replicas, name
+        assert item["status"]["readyReplicas"] == replicas, name
+
+
+def test_deployments_follow_the_contract(deployed, kubectl):
+    for item in get_json(kubectl, "deployments", "-l", f"{SELECTOR},app.kubernetes.io/component=service")["items"]:
+        name = item["metadata"]["labels"]["app.kubernetes.io/name"]
+        spec = item["spec"]
+        pod = spec["template"]["spec"]
+        container = pod["containers"][0]
+        assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+        assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "erp"}
+        assert container["image"] == f"docker.io/erp-system/{name}:1.0.0"
+        assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+        assert [source.get("configMapRef", source.get("secretRef"))["name"] for source in container["envFrom"]] == ["erp-config", "erp-secrets"]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+        assert "startupProbe" in container
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["serviceAccountName"] == f"{name}-service"
+        annotations = spec["template"]["metadata"]["annotations"]
+        assert annotations["dapr.io/app-id"] == f"{name}-service"
+        assert annotations["dapr.io/app-port"] == "8080"
+        assert re.fullmatch(r"[0-9a-f]{64}", annotations["erp.platform/config-checksum"])
+
+
+def test_every_service_has_ready_endpoints(deployed, kubectl):
+    for name in SERVICES:
+        count = wait_for(lambda name=name: ready_endpoints(kubectl, f"{name}-service"), f"ready endpoints of {name}-service", timeout=120)
+        assert count == REPLICAS[name], name
+
+
+def test_pdbs_only_for_two_replicas_or_more(deployed, kubectl):
+    names = sorted(item["metadata"]["name"] for item in get_json(kubectl, "poddisruptionbudgets", "-l", SELECTOR)["items"])
+    assert names == sorted(f"{name}-service" for name, replicas in REPLICAS.items() if replicas >= 2)
+
+
+def test_ingress_routes_match_system_md(deployed, kubectl):
+    assert ingress_routes(kubectl) == {"/": "gateway-service:80", "/api/dashboard": "reporting-service:80", "/api/reports": "reporting-service:80"}
+    ingress = get_json(kubectl, "ingress", "erp-ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["rules"][0]["host"] == "erp.example.com"
+    annotations = ingress["metadata"].get("annotations", {})
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "50m"
+    assert not any("rewrite-target" in key for key in annotations)
+
+
+def test_second_run_changes_nothing(deployed, kubeconfig, inventory):
+    result = run_site(kubeconfig, inventory)
+    assert_ok(result, "second run")
+    assert recap(result)["changed"] == 0, "changed tasks:\n" + "\n".join(changed_tasks(result))
+
+
+def test_config_key_change_rolls_only_the_pods(deployed, kubeconfig, kubectl, inventory):
+    before = managed_state(kubectl)
+    generations = {item["metadata"]["name"]: item["metadata"]["generation"] for item in get_json(kubectl, "deployments", "-l", SELECTOR)["items"]}
+    try:
+        result = run_site(kubeconfig, inventory, "-e", "config_aspnetcore_environment=Staging")
+        assert_ok(result, "config change")
+        after = managed_state(kubectl)
+        changed = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+        expected = ["ConfigMap/erp-config"] + [f"Deployment/{name}-service" for name in SERVICES]
+        assert changed == sorted(expected)
+        for name in SERVICES:
+            old, new = before[f"Deployment/{name}-service"], after[f"Deployment/{name}-service"]
+            old_annotations = old["spec"]["template"]["metadata"]["annotations"]
+            new_annotations = new["spec"]["template"]["metadata"]["annotations"]
+            assert old_annotations["erp.platform/config-checksum"] != new_annotations["erp.platform/config-checksum"]
+            old["spec"]["template"]["metadata"]["annotations"].pop("erp.platform/config-checksum")
+            new["spec"]["template"]["metadata"]["annotations"].pop("erp.platform/config-checksum")
+            assert old == new, f"{name}: more than the checksum changed"
+        wait_for(lambda: deployments_ready(kubectl, SERVICES), "rolled Deployments Ready")
+        rolled = {item["metadata"]["name"]: item["metadata"]["generation"] for item in get_json(kubectl, "deployments", "-l", SELECTOR)["items"]}
+        assert all(rolled[f"{name}-service"] == generations[f"{name}-service"] + 1 for name in SERVICES)
+    finally:
+        assert_ok(run_site(kubeconfig, inventory), "restore the config")
+
+
+def test_ninth_service_from_inventory_only(deployed, kubeconfig, kubectl, inventory):
+    set_inventory_services(inventory, {"ledger": {"ingress_paths": ["/api/ledger"]}})
+    try:
+        result = run_site(kubeconfig, inventory)
+        assert_ok(result, "deploy with ledger")
+        wait_for(lambda: deployments_ready(kubectl, ["ledger"]), "ledger Ready")
+        assert service_objects(kubectl, "ledger") == [
+            "Deployment/ledger-service",
+            "NetworkPolicy/ledger-service",
+            "Service/ledger-service",
+            "ServiceAccount/ledger-service",
+        ]
+        assert ingress_routes(kubectl)["/api/ledger"] == "ledger-service:80"
+        assert get_json(kubectl, "configmap", "erp-config")["data"]["ServiceUrls__Ledger"] == "http://ledger-service"
+        scopes = {item["metadata"]["name"]: item.get("scopes", []) for item in get_json(kubectl, "components.dapr.io")["items"]}
+        assert all("ledger-service" in value for value in scopes.values()), scopes
+        wait_for(lambda: ready_endpoints(kubectl, "ledger-service"), "ledger endpoints", timeout=120)
+    finally:
+        set_inventory_services(inventory, {})
+    result = run_site(kubeconfig, inventory)
+    assert_ok(result, "remove ledger")
+    assert service_objects(kubectl, "ledger") == []
+    assert "/api/ledger" not in ingress_routes(kubectl)
+
+
+def test_disable_and_reenable_sales(deployed, kubeconfig, kubectl, inventory):
+    full = service_objects(kubectl, "sales")
+    assert len(full) == 5  # Deployment, Service, ServiceAccount, PDB, NetworkPolicy
+    set_inventory_services(inventory, {"sales": {"enabled": False}})
+    try:
+        assert_ok(run_site(kubeconfig, inventory), "disable sales")
+        assert service_objects(kubectl, "sales") == []
+        assert "ServiceUrls__Sales" not in get_json(kubectl, "configmap", "erp-config")["data"]
+        for item in get_json(kubectl, "components.dapr.io")["items"]:
+            assert "sales-service" not in item.get("scopes", [])
+        # The other services are still there and ready.
+        assert deployments_ready(kubectl, [name for name in SERVICES if name != "sales"])
+    finally:
+        set_inventory_services(inventory, {})
+    assert_ok(run_site(kubeconfig, inventory), "re-enable sales")
+    assert service_objects(kubectl, "sales") == full
+    assert get_json(kubectl, "configmap", "erp-config")["data"]["ServiceUrls__Sales"] == "http://sales-service"
+    wait_for(lambda: deployments_ready(kubectl, ["sales"]), "sales Ready again")
