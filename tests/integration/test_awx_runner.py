@@ -1,0 +1,218 @@
+"""site.yml run the way AWX runs it: ansible-runner, a private data directory, a bearer-token credential.
+
+AWX's "OpenShift or Kubernetes API Bearer Token" credential puts the API URL, the token and the CA in
+K8S_AUTH_HOST, K8S_AUTH_API_KEY, K8S_AUTH_VERIFY_SSL and K8S_AUTH_SSL_CA_CERT (the CA written to a
+0600 file under the private data directory's env/), and the job has no kubeconfig. The token here
+belongs to the ServiceAccount of docs/rbac/erp-deployer.yaml, applied as an administrator would,
+so a successful run proves that this least-privilege RBAC is enough.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+RBAC_MANIFEST = REPO / "docs" / "rbac" / "erp-deployer.yaml"
+NAMESPACE = "erp-awx"
+SERVICE_ACCOUNT = f"system:serviceaccount:{NAMESPACE}:erp-deployer"
+# What an AWX project checkout would not contain, or what is only local state.
+NOT_IN_PROJECT = shutil.ignore_patterns(
+    ".git", ".venv", ".localcluster", ".build", ".cache", ".ansible", ".pytest_cache", ".ruff_cache",
+    "__pycache__", "out", "render", "tests", "tools", "*.tar.gz",
+)  # fmt: skip
+
+
+def rbac_for(namespace: str) -> str:
+    """The documented manifest, moved to another namespace the way its header tells administrators to."""
+    return RBAC_MANIFEST.read_text().replace("erp-system", namespace)
+
+
+def cluster_endpoint(kubeconfig: str) -> tuple[str, str]:
+    """(API server URL, CA file) of the kubeconfig's current context."""
+    config = yaml.safe_load(Path(kubeconfig).read_text())
+    context = next(c["context"] for c in config["contexts"] if c["name"] == config["current-context"])
+    cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+    ca = cluster["certificate-authority"]
+    if not Path(ca).is_absolute():
+        ca = str(Path(kubeconfig).parent / ca)
+    return cluster["server"], ca
+
+
+def wait_namespace_gone(kubectl, name: str) -> None:
+    kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=180s")
+
+
+@pytest.fixture(scope="module")
+def deployer(kubeconfig, kubectl):
+    """The erp-deployer ServiceAccount of the RBAC manifest in NAMESPACE, and a token for it."""
+    wait_namespace_gone(kubectl, NAMESPACE)
+    kubectl("apply", "-f", "-", input_text=rbac_for(NAMESPACE))
+    token = kubectl("-n", NAMESPACE, "create", "token", "erp-deployer", "--duration", "1h").stdout.strip()
+    server, ca = cluster_endpoint(kubeconfig)
+    yield {"token": token, "server": server, "ca": ca}
+    kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+    kubectl(
+        "delete", "clusterrolebinding", f"erp-deployer-preflight-{NAMESPACE}", f"erp-deployer-namespace-{NAMESPACE}",
+        "--ignore-not-found", check=False,
+    )  # fmt: skip
+    kubectl("delete", "clusterrole", f"erp-deployer-namespace-{NAMESPACE}", "--ignore-not-found", check=False)
+
+
+def as_deployer(kubectl_bin: str, deployer: dict, *args: str) -> subprocess.CompletedProcess:
+    """kubectl with only the bearer token: no kubeconfig at all."""
+    return subprocess.run(
+        [
+            kubectl_bin, "--kubeconfig", os.devnull, "--server", deployer["server"],
+            "--certificate-authority", deployer["ca"], "--token", deployer["token"], *args,
+        ],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def can_i(kubectl_bin: str, deployer: dict, *args: str) -> bool:
+    result = as_deployer(kubectl_bin, deployer, "auth", "can-i", *args)
+    assert result.stdout.strip() in ("yes", "no"), f"kubectl auth can-i {args}: {result.stdout} {result.stderr}"
+    return result.stdout.strip() == "yes"
+
+
+def test_deployer_is_not_a_cluster_admin(kubectl, kubectl_bin, deployer):
+    """The token can do its job in its namespace and nothing of an administrator's."""
+    ns = ["-n", NAMESPACE]
+    assert can_i(kubectl_bin, deployer, "patch", "deployments", *ns)
+    assert can_i(kubectl_bin, deployer, "create", "components.dapr.io", *ns)
+    assert can_i(kubectl_bin, deployer, "patch", f"namespace/{NAMESPACE}")
+
+    assert not can_i(kubectl_bin, deployer, "*", "*", "--all-namespaces")
+    assert not can_i(kubectl_bin, deployer, "create", "namespaces")
+    assert not can_i(kubectl_bin, deployer, "delete", f"namespace/{NAMESPACE}")
+    assert not can_i(kubectl_bin, deployer, "list", "namespaces")
+    assert not can_i(kubectl_bin, deployer, "patch", "namespace/default")
+    assert not can_i(kubectl_bin, deployer, "get", "secrets", "-n", "kube-system")
+    assert not can_i(kubectl_bin, deployer, "create", "deployments", "-n", "default")
+    assert not can_i(kubectl_bin, deployer, "create", "clusterrolebindings")
+    assert not can_i(kubectl_bin, deployer, "create", "rolebindings", *ns)
+    assert not can_i(kubectl_bin, deployer, "list", "secrets", *ns)
+    assert not can_i(kubectl_bin, deployer, "update", "deployments", *ns)
+    assert not can_i(kubectl_bin, deployer, "patch", "customresourcedefinitions")
+    assert not can_i(kubectl_bin, deployer, "list", "nodes")
+
+    # And no binding anywhere hands it a built-in broad role.
+    bindings = json.loads(kubectl("get", "clusterrolebindings,rolebindings", "-A", "-o", "json").stdout)["items"]
+    roles = {
+        b["roleRef"]["name"]
+        for b in bindings
+        for s in b.get("subjects") or []
+        if s.get("kind") == "ServiceAccount" and s.get("name") == "erp-deployer" and s.get("namespace") == NAMESPACE
+    }
+    assert roles == {"erp-deployer", "erp-deployer-preflight", f"erp-deployer-namespace-{NAMESPACE}"}
+
+
+def private_data_dir(root: Path, deployer: dict, token: str) -> Path:
+    """A runner private data directory as AWX prepares one for a job on the local inventory."""
+    pdd = root / "pdd"
+    shutil.copytree(REPO, pdd / "project", symlinks=True, ignore=NOT_IN_PROJECT)
+    env = pdd / "env"
+    env.mkdir()
+    # The credential's CA, as AWX's injector writes it: a private file under env/.
+    handle, ca_path = tempfile.mkstemp(dir=env)
+    with os.fdopen(handle, "w") as ca_file:
+        ca_file.write(Path(deployer["ca"]).read_text())
+    os.chmod(ca_path, 0o600)
+    (env / "envvars").write_text(
+        yaml.safe_dump(
+            {
+                "K8S_AUTH_HOST": deployer["server"],
+                "K8S_AUTH_API_KEY": token,
+                "K8S_AUTH_VERIFY_SSL": "True",
+                "K8S_AUTH_SSL_CA_CERT": ca_path,
+            }
+        )
+    )
+    # The extra vars a job template's survey would set (docs/awx.md), plus the execution
+    # environment's interpreter, which here is this virtualenv's.
+    (env / "extravars").write_text(yaml.safe_dump({"erp_namespace": NAMESPACE, "ansible_python_interpreter": sys.executable}))
+    return pdd
+
+
+def run_like_awx(pdd: Path, home: Path, ident: str, playbook: str = "site.yml") -> tuple[int, list[dict]]:
+    """ansible-runner with a scrubbed environment: no KUBECONFIG, an empty HOME (no ~/.kube/config)."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {"PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+    runner = Path(venv_bin) / "ansible-runner"
+    result = subprocess.run(
+        [
+            str(runner), "run", str(pdd), "--playbook", playbook, "--ident", ident,
+            "--inventory", str(pdd / "project" / "inventories" / "local"),
+        ],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    artifacts = pdd / "artifacts" / ident
+    events = [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"))]
+    stdout = (artifacts / "stdout").read_text() if (artifacts / "stdout").exists() else result.stdout
+    rc_file = artifacts / "rc"
+    rc = int(rc_file.read_text()) if rc_file.exists() else result.returncode
+    if rc != 0:
+        print(stdout[-20000:])
+        print(result.stderr[-5000:])
+    return rc, events
+
+
+def test_site_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, deployer, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    pdd = private_data_dir(tmp_path, deployer, deployer["token"])
+
+    rc, events = run_like_awx(pdd, home, "deploy")
+
+    failed = [e["event_data"].get("task") for e in events if e["event"] == "runner_on_failed" and not e["event_data"].get("ignore_errors")]
+    assert rc == 0, f"site.yml failed under ansible-runner with the erp-deployer token; failed tasks: {failed}"
+    assert not failed
+    stats = next(e for e in events if e["event"] == "playbook_on_stats")["event_data"]
+    assert stats["failures"] == {}
+    assert stats["dark"] == {}
+    assert sum(stats["ok"].values()) > 0
+    assert not (home / ".kube").exists(), "the run looked for a kubeconfig"
+
+    # The system is really there, written by the collection's field manager.
+    deployments = json.loads(kubectl("-n", NAMESPACE, "get", "deployments", "-o", "json", "--show-managed-fields").stdout)["items"]
+    names = {d["metadata"]["name"] for d in deployments}
+    assert {"gateway", "finance", "reporting"} <= {n.removesuffix("-service") for n in names}, names
+    for deployment in deployments:
+        status = deployment.get("status", {})
+        assert status.get("availableReplicas", 0) == deployment["spec"]["replicas"], deployment["metadata"]["name"]
+        managers = {m["manager"] for m in deployment["metadata"]["managedFields"]}
+        assert "erp.platform" in managers
+
+    # The "ERP status" job template (docs/awx.md) with the same credential: read-only, and healthy.
+    rc, events = run_like_awx(pdd, home, "status", playbook="playbooks/status.yml")
+    assert rc == 0, "playbooks/status.yml failed under ansible-runner with the erp-deployer token"
+    health = [
+        e["event_data"]["res"] for e in events if e["event"] == "runner_on_ok" and e["event_data"].get("resolved_action") == "erp.platform.rollout_health"
+    ]
+    assert len(health) == 1
+    assert health[0]["outcome"] == "healthy"
+    assert not health[0]["changed"]
+
+
+def test_a_bad_token_is_refused(deployer, tmp_path):
+    """Control: the token is the only credential the job has; a wrong one stops the run."""
+    home = tmp_path / "home"
+    home.mkdir()
+    pdd = private_data_dir(tmp_path, deployer, "not-a-valid-token")
+
+    rc, events = run_like_awx(pdd, home, "bad-token")
+
+    assert rc != 0
+    failed = [e["event_data"] for e in events if e["event"] == "runner_on_failed"]
+    assert failed, "the run failed before any task: not the credential that stopped it"
+    # Stopped by preflight's cluster check, before anything could change.
+    assert failed[0].get("role") == "preflight", failed[0].get("task")
