@@ -158,7 +158,7 @@ def test_deployment_rollback_skips_a_failed_revision_that_no_longer_serves():
     rs2 = replicaset(dep, 2, "bbbb", available=0)
     rs3 = replicaset(dep, 3, "aaaa", available=2)
     rs4 = replicaset(dep, 4, "dddd", available=0)
-    target, _ = rs.deployment_rollback_target(dep, [rs2, rs3, rs4])
+    target, _reason = rs.deployment_rollback_target(dep, [rs2, rs3, rs4])
     assert target["metadata"]["name"] == "finance-service-aaaa"
 
 
@@ -175,7 +175,7 @@ def test_deployment_rollback_without_serving_takes_newest_older_and_none_without
 def test_deployment_rollback_ignores_replicasets_of_other_deployments():
     dep = deployment(revision="2")
     other = deployment(name="sales-service")
-    target, _ = rs.deployment_rollback_target(dep, [replicaset(other, 1, "zzzz", available=2), replicaset(dep, 2, "cccc")])
+    target, _reason = rs.deployment_rollback_target(dep, [replicaset(other, 1, "zzzz", available=2), replicaset(dep, 2, "cccc")])
     assert target is None
 
 
@@ -214,7 +214,7 @@ def test_statefulset_rollback_to_current_revision_when_update_stopped_half_way()
 def test_statefulset_rollback_after_full_update_takes_previous_revision():
     sts = statefulset(current_revision="postgres-84bd9f", update_revision="postgres-84bd9f")
     revisions = [controller_revision(sts, "StatefulSet", "postgres-5d8f7c", 2), controller_revision(sts, "StatefulSet", "postgres-84bd9f", 3)]
-    target, _ = rs.controllerrevision_rollback_target(sts, revisions)
+    target, _reason = rs.controllerrevision_rollback_target(sts, revisions)
     assert target["metadata"]["name"] == "postgres-5d8f7c"
     assert rs.controllerrevision_rollback_target(sts, revisions[1:])[0] is None
 

@@ -91,7 +91,7 @@ def test_selection_names_and_kinds():
     dep = deployment()
     other = deployment(name="gateway-service")
     selected, missing = selection.workloads({"deployments": {"finance-service": dep, "gateway-service": other}})
-    assert [obj["metadata"]["name"] for _, obj in selected] == ["finance-service"]
+    assert [obj["metadata"]["name"] for _kind, obj in selected] == ["finance-service"]
     assert missing == [(None, "sales-service")]
     assert "names Deployment/finance-service, sales-service" in selection.describe()
     with pytest.raises(ValueError, match="allowed kinds are Deployment"):
