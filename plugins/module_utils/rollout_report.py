@@ -21,9 +21,9 @@ _STATUS_RANK = {FAILED: 0, NOT_FOUND: 1, SUSPENDED: 2, TERMINATING: 3, IN_PROGRE
 _KIND_RANK = {"Deployment": 0, "StatefulSet": 1, "DaemonSet": 2, "Job": 3, "Service": 4, "Ingress": 5, "Component": 6}
 
 # Keys of a resource entry in the module result (the verdict's internals stay out).
-RESULT_KEYS = ("kind", "name", "status", "ready", "desired", "revision", "seconds_to_ready", "message", "fault", "events")
+RESULT_KEYS = ("kind", "name", "status", "image", "ready", "desired", "revision", "seconds_to_ready", "message", "fault", "events")
 
-MESSAGE_WIDTH = 90
+MESSAGE_WIDTH = 72
 
 
 def order(verdicts):
@@ -54,7 +54,7 @@ def _cell(value):
 
 def summary_lines(verdicts):
     """A fixed-width table, one line per resource, in report order."""
-    rows = [("STATUS", "KIND", "NAME", "READY", "REVISION", "TIME", "MESSAGE")]
+    rows = [("STATUS", "KIND", "NAME", "IMAGE", "READY", "REVISION", "TIME", "MESSAGE")]
     for verdict in verdicts:
         ready = "-" if verdict.get("desired") is None else "{}/{}".format(_cell(verdict.get("ready")), verdict["desired"])
         seconds = verdict.get("seconds_to_ready")
@@ -69,6 +69,7 @@ def summary_lines(verdicts):
                 verdict["status"],
                 verdict["kind"],
                 verdict["name"] or "",
+                _cell(verdict.get("image")),
                 ready,
                 revision,
                 "-" if seconds is None else f"{seconds:.1f}s",

@@ -468,14 +468,23 @@ def job_status(job, pods, now, opts):
 
 def workload_status(kind, obj, replicasets, pods, now, opts):
     if kind == "Deployment":
-        return deployment_status(obj, replicasets, pods, now, opts)
-    if kind == "StatefulSet":
-        return statefulset_status(obj, pods, now, opts)
-    if kind == "DaemonSet":
-        return daemonset_status(obj, pods, now, opts)
-    if kind == "Job":
-        return job_status(obj, pods, now, opts)
-    raise ValueError(f"unsupported kind {kind}")
+        verdict = deployment_status(obj, replicasets, pods, now, opts)
+    elif kind == "StatefulSet":
+        verdict = statefulset_status(obj, pods, now, opts)
+    elif kind == "DaemonSet":
+        verdict = daemonset_status(obj, pods, now, opts)
+    elif kind == "Job":
+        verdict = job_status(obj, pods, now, opts)
+    else:
+        raise ValueError(f"unsupported kind {kind}")
+    verdict["image"] = template_image(kind, obj)
+    return verdict
+
+
+def template_image(kind, obj):
+    """Image of the first container of the pod template: what a person asks "which version is this?" of."""
+    containers = _spec(pod_template(kind, obj)).get("containers") or []
+    return containers[0].get("image") if containers else None
 
 
 def pod_template(kind, obj):

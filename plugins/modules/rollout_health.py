@@ -232,6 +232,10 @@ resources:
       description: The count RV(resources[].ready) must reach (null where it does not apply).
       type: int
       sample: 2
+    image:
+      description: Image of the first container of a workload's pod template (null for Services, Ingresses and components).
+      type: str
+      sample: docker.io/erp-system/finance:1.0.0
     revision:
       description: Revision being rolled out - the Deployment revision, the StatefulSet update revision, the DaemonSet template generation.
       type: str

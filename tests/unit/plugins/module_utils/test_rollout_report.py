@@ -13,11 +13,12 @@ from ansible_collections.erp.platform.tests.unit.plugins.module_utils.rollout_ob
 )
 
 
-def verdict(kind, name, status, message="", failed_at=None, ready=None, desired=None, seconds=None, revision=None):
+def verdict(kind, name, status, message="", failed_at=None, ready=None, desired=None, seconds=None, revision=None, image=None):
     return {
         "kind": kind,
         "name": name,
         "status": status,
+        "image": image,
         "message": message,
         "failed_at": failed_at,
         "ready": ready,
@@ -54,17 +55,17 @@ def test_order_puts_the_blocking_resource_first():
 
 def test_summary_table_is_aligned_and_truncates_long_messages():
     verdicts = [
-        verdict("Deployment", "finance-service", rs.FAILED, "x" * 200, ready=0, desired=2, revision="2"),
+        verdict("Deployment", "finance-service", rs.FAILED, "x" * 200, ready=0, desired=2, revision="2", image="erp/finance:2"),
         verdict("Deployment", "gateway-service", rs.CURRENT, "2 of 2 updated replicas are available", ready=2, desired=2, seconds=1.234, revision="1"),
         verdict("Service", "gateway-service", rs.CURRENT, "2 ready endpoints"),
     ]
     lines = report.summary_lines(verdicts)
-    assert lines[0].split() == ["STATUS", "KIND", "NAME", "READY", "REVISION", "TIME", "MESSAGE"]
-    assert lines[1].startswith("Failed   Deployment  finance-service  0/2    2         -     ")
+    assert lines[0].split() == ["STATUS", "KIND", "NAME", "IMAGE", "READY", "REVISION", "TIME", "MESSAGE"]
+    assert lines[1].startswith("Failed   Deployment  finance-service  erp/finance:2  0/2    2         -     ")
     assert lines[1].endswith("...")
-    assert len(lines[1]) < 160
+    assert len(lines[1]) < 150
     assert "1.2s" in lines[2]
-    assert lines[3].split()[:5] == ["Current", "Service", "gateway-service", "-", "-"]
+    assert lines[3].split()[:6] == ["Current", "Service", "gateway-service", "-", "-", "-"]
     # Columns line up: MESSAGE starts at the same offset on every line.
     offset = lines[0].index("MESSAGE")
     assert lines[2][offset:].startswith("2 of 2")
