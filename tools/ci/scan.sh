@@ -32,4 +32,19 @@ rm -f "$work/secrets.json"
 find "$work/manifests" -name "secret-*.yaml" -delete
 count=$(find "$work/manifests" -name '*.yaml' | wc -l)
 echo "==> checkov --framework kubernetes on $count prod manifests"
-"$venv/bin/checkov" --framework kubernetes --directory "$work/manifests" --compact --quiet --skip-download
+# checkov's exit status says whether a check failed; the JSON report also proves that it scanned something.
+status=0
+"$venv/bin/checkov" --framework kubernetes --directory "$work/manifests" --skip-download \
+  --output json >"$work/checkov.json" || status=$?
+python3 - "$work/checkov.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+reports = report if isinstance(report, list) else [report]
+summary = {key: sum(r["summary"][key] for r in reports) for key in ("passed", "failed", "skipped")}
+print(f"checkov: {summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped (with reasons in the manifests)")
+for r in reports:
+    for check in r["results"]["failed_checks"]:
+        print(f"  FAILED {check['check_id']} {check['check_name']}: {check['resource']} ({check['file_path']})")
+sys.exit(1 if summary["failed"] or not summary["passed"] else 0)
+PY
+exit "$status"
