@@ -27,7 +27,7 @@ PYTEST_ARGS ?=
 # Every tool runs from the project virtualenv (ansible-lint and molecule also call ansible-config from PATH).
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help venv lint sanity package scan unit integration molecule test cluster-up cluster-down demo clean
+.PHONY: help venv lint sanity package scan unit integration molecule test cluster-up cluster-down demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -85,6 +85,9 @@ cluster-down: ## stop the local cluster and remove its state
 demo: $(STAMP) ## start the local cluster and deploy the system with inventories/local; the cluster stays up
 	tools/ci/with-cluster.sh --keep -- ansible-playbook site.yml -i $(INVENTORY)
 	@echo "The cluster keeps running: '$(CLUSTER) status' prints its KUBECONFIG; 'make cluster-down' stops it."
+
+bench: $(STAMP) ## benchmark against kubectl on the local cluster; writes docs/benchmarks.md and its chart (about 30 min)
+	tools/bench/run.sh
 
 clean: ## remove build trees and test output (keeps .venv and the cluster cache)
 	rm -rf $(BUILD) tests/output
