@@ -122,6 +122,19 @@ def _apply(api_client, namespace, plan):
                 core.delete_namespaced_pod(pod["metadata"]["name"], namespace, _request_timeout=30)
 
 
+def _not_rolled_back(verdict, message):
+    """The rolled_back entry of a failed workload that could not be rolled back."""
+    return {
+        "kind": verdict["kind"],
+        "name": verdict["name"],
+        "from_revision": None,
+        "to_revision": None,
+        "verified": False,
+        "status": verdict["status"],
+        "message": message,
+    }
+
+
 def roll_back(api_client, namespace, failed, options, timeout, check_mode=False):
     """Roll back each failed workload, verify the lot under one ``timeout``; returns the rolled_back list."""
     results = []
@@ -130,33 +143,13 @@ def roll_back(api_client, namespace, failed, options, timeout, check_mode=False)
     for verdict in failed:
         kind, name = verdict["kind"], verdict["name"]
         if kind not in ROLLBACK_KINDS:
-            results.append(
-                {
-                    "kind": kind,
-                    "name": name,
-                    "from_revision": None,
-                    "to_revision": None,
-                    "verified": False,
-                    "status": verdict["status"],
-                    "message": f"a {kind} has no revisions to roll back to",
-                }
-            )
+            results.append(_not_rolled_back(verdict, f"a {kind} has no revisions to roll back to"))
             continue
         try:
             workload, history = read_workload_history(api_client, namespace, kind, name)
             plan = plan_rollback(kind, workload, history)
         except Exception as exc:
-            results.append(
-                {
-                    "kind": kind,
-                    "name": name,
-                    "from_revision": None,
-                    "to_revision": None,
-                    "verified": False,
-                    "status": verdict["status"],
-                    "message": f"cannot read revision history: {api_error_text(exc)}",
-                }
-            )
+            results.append(_not_rolled_back(verdict, f"cannot read revision history: {api_error_text(exc)}"))
             continue
         entry = {
             "kind": kind,
