@@ -21,7 +21,7 @@ _STATUS_RANK = {FAILED: 0, NOT_FOUND: 1, SUSPENDED: 2, TERMINATING: 3, IN_PROGRE
 _KIND_RANK = {"Deployment": 0, "StatefulSet": 1, "DaemonSet": 2, "Job": 3, "Service": 4, "Ingress": 5, "Component": 6}
 
 # Keys of a resource entry in the module result (the verdict's internals stay out).
-RESULT_KEYS = ("kind", "name", "status", "image", "ready", "desired", "revision", "seconds_to_ready", "message", "fault", "events")
+RESULT_KEYS = ("kind", "name", "status", "image", "ready", "desired", "revision", "rollout_seconds", "seconds_to_ready", "message", "fault", "events")
 
 MESSAGE_WIDTH = 72
 
@@ -43,8 +43,9 @@ def order(verdicts):
 
 def result_entry(verdict):
     entry = {key: verdict.get(key) for key in RESULT_KEYS}
-    if entry["seconds_to_ready"] is not None:
-        entry["seconds_to_ready"] = round(entry["seconds_to_ready"], 2)
+    for key in ("seconds_to_ready", "rollout_seconds"):
+        if entry[key] is not None:
+            entry[key] = round(entry[key], 2)
     return entry
 
 
@@ -54,10 +55,11 @@ def _cell(value):
 
 def summary_lines(verdicts):
     """A fixed-width table, one line per resource, in report order."""
-    rows = [("STATUS", "KIND", "NAME", "IMAGE", "READY", "REVISION", "TIME", "MESSAGE")]
+    rows = [("STATUS", "KIND", "NAME", "IMAGE", "READY", "REVISION", "ROLLOUT", "TIME", "MESSAGE")]
     for verdict in verdicts:
         ready = "-" if verdict.get("desired") is None else "{}/{}".format(_cell(verdict.get("ready")), verdict["desired"])
         seconds = verdict.get("seconds_to_ready")
+        rollout = verdict.get("rollout_seconds")
         message = verdict.get("message") or ""
         if len(message) > MESSAGE_WIDTH:
             message = message[: MESSAGE_WIDTH - 3] + "..."
@@ -72,6 +74,7 @@ def summary_lines(verdicts):
                 _cell(verdict.get("image")),
                 ready,
                 revision,
+                "-" if rollout is None else f"{rollout:.0f}s",
                 "-" if seconds is None else f"{seconds:.1f}s",
                 message,
             )

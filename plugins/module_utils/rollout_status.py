@@ -323,7 +323,9 @@ def deployment_status(deployment, replicasets, pods, now, opts):
     elif available < updated:
         result = verdict(IN_PROGRESS, f"{available} of {updated} updated replicas are available")
     else:
-        return verdict(CURRENT, f"{available} of {desired} updated replicas are available")
+        result = verdict(CURRENT, f"{available} of {desired} updated replicas are available")
+        result["rollout_seconds"] = _rollout_seconds(new_rs, progressing)
+        return result
 
     if new_rs is not None:
         uid = _meta(new_rs).get("uid")
@@ -351,6 +353,21 @@ def deployment_status(deployment, replicasets, pods, now, opts):
                     else:
                         result["message"] += "; " + text
     return result
+
+
+def _rollout_seconds(new_rs, progressing):
+    """How long the current revision took to become available, from the API's own timestamps.
+
+    From the creation of its ReplicaSet to the Progressing condition's NewReplicaSetAvailable
+    (one-second resolution); None when either is missing.
+    """
+    if new_rs is None or not progressing or progressing.get("reason") != "NewReplicaSetAvailable":
+        return None
+    created = parse_time(_meta(new_rs).get("creationTimestamp"))
+    available = parse_time(progressing.get("lastUpdateTime"))
+    if created is None or available is None:
+        return None
+    return max(0.0, available - created)
 
 
 def statefulset_status(statefulset, pods, now, opts):

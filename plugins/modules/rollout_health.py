@@ -240,6 +240,13 @@ resources:
       description: Revision being rolled out - the Deployment revision, the StatefulSet update revision, the DaemonSet template generation.
       type: str
       sample: "3"
+    rollout_seconds:
+      description:
+        - For a C(Current) Deployment, how long its current revision took to become available, from the API's timestamps
+          (creation of its ReplicaSet to the C(NewReplicaSetAvailable) progress condition; one-second resolution).
+        - Null for other kinds and while not C(Current).
+      type: float
+      sample: 4.0
     seconds_to_ready:
       description: Seconds from the start of the watch until the resource was seen C(Current); 0 if it already was; null if it never was.
       type: float

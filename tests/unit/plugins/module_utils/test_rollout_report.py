@@ -60,12 +60,12 @@ def test_summary_table_is_aligned_and_truncates_long_messages():
         verdict("Service", "gateway-service", rs.CURRENT, "2 ready endpoints"),
     ]
     lines = report.summary_lines(verdicts)
-    assert lines[0].split() == ["STATUS", "KIND", "NAME", "IMAGE", "READY", "REVISION", "TIME", "MESSAGE"]
-    assert lines[1].startswith("Failed   Deployment  finance-service  erp/finance:2  0/2    2         -     ")
+    assert lines[0].split() == ["STATUS", "KIND", "NAME", "IMAGE", "READY", "REVISION", "ROLLOUT", "TIME", "MESSAGE"]
+    assert lines[1].startswith("Failed   Deployment  finance-service  erp/finance:2  0/2    2         -        -     ")
     assert lines[1].endswith("...")
-    assert len(lines[1]) < 150
+    assert len(lines[1]) < 160
     assert "1.2s" in lines[2]
-    assert lines[3].split()[:6] == ["Current", "Service", "gateway-service", "-", "-", "-"]
+    assert lines[3].split()[:7] == ["Current", "Service", "gateway-service", "-", "-", "-", "-"]
     # Columns line up: MESSAGE starts at the same offset on every line.
     offset = lines[0].index("MESSAGE")
     assert lines[2][offset:].startswith("2 of 2")

@@ -40,6 +40,17 @@ def test_deployment_complete_is_current():
     assert verdict["fault"] is None
 
 
+def test_deployment_rollout_seconds_come_from_api_timestamps():
+    dep = deployment()  # Progressing: NewReplicaSetAvailable 30 s before NOW
+    new = replicaset(dep, 2, "7c9d8f6b5", available=2)
+    new["metadata"]["creationTimestamp"] = stamp(42)
+    verdict = dep_status(dep, [new], [rs_pod(new, "a"), rs_pod(new, "b")])
+    assert verdict["rollout_seconds"] == 12.0
+    # Without the ReplicaSet's creation time there is nothing to measure from.
+    del new["metadata"]["creationTimestamp"]
+    assert dep_status(dep, [new], [rs_pod(new, "a"), rs_pod(new, "b")])["rollout_seconds"] is None
+
+
 def test_deployment_observed_generation_lagging_is_not_done():
     # The status still describes generation 2, complete; generation 3 was just applied.
     verdict = dep_status(deployment(generation=3, observed=2))
