@@ -60,7 +60,7 @@ package: $(STAMP) ## build erp-platform-<version>.tar.gz and check it holds coll
 
 # pytest exits 5 when it collects no test, so an empty suite fails here too.
 scan: $(STAMP) ## render prod and scan it with checkov's Kubernetes checks (checkov in its own .venv-scan)
-	tools/ci/scan.sh $(BUILD)/scan
+	tools/ci/scan.sh $(CURDIR)/out/scan
 
 unit: $(STAMP) ## pytest tests/unit
 	pytest tests/unit $(PYTEST_ARGS)

@@ -3,7 +3,7 @@
 # checkov lives in its own virtualenv (.venv-scan): its dependency tree would fight ansible-lint's.
 # Fails on any failed check; a skip must be written into the manifest with its reason.
 #
-#   tools/ci/scan.sh <work dir>
+#   tools/ci/scan.sh <work dir>     (no path component may start with a dot: checkov skips those)
 set -euo pipefail
 
 work=${1:?usage: scan.sh <work dir>}
@@ -40,6 +40,10 @@ python3 - "$work/checkov.json" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 reports = report if isinstance(report, list) else [report]
+# With no resource found checkov writes a bare summary instead of a report.
+reports = [r for r in reports if "summary" in r]
+if not reports:
+    sys.exit("checkov found no Kubernetes resource to scan (a hidden directory in the path is skipped by checkov)")
 summary = {key: sum(r["summary"][key] for r in reports) for key in ("passed", "failed", "skipped")}
 print(f"checkov: {summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped (with reasons in the manifests)")
 for r in reports:
