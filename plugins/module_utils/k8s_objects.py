@@ -1,0 +1,224 @@
+# Copyright: (c) 2026, ERP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Many Kubernetes objects per module run: discovery, server-side apply, prune, read.
+
+One connection serves a whole list. Each group-version is discovered once (a single
+GET of /api/v1 or /apis/<group>/<version>), not the whole API as the dynamic client
+does. An object costs one GET (to tell created, configured and unchanged apart)
+and one server-side apply PATCH. Requests go through the ApiClient of
+rollout_watch.connect, so kubernetes.core's authentication options apply.
+"""
+
+import copy
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.erp.platform.plugins.module_utils.manifests import describe, object_key
+from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import ApiException, api_error_text
+
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+# Server-maintained fields left out when deciding whether an object changed.
+VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
+HIDDEN = "<hidden>"
+
+
+class ObjectError(Exception):
+    """A request about one object failed; the message names the object and the API's reason."""
+
+
+def comparable(obj):
+    """The object without server-maintained fields and status, for change detection."""
+    if obj is None:
+        return None
+    result = copy.deepcopy(obj)
+    result.pop("status", None)
+    metadata = result.get("metadata") or {}
+    for field in VOLATILE_METADATA:
+        metadata.pop(field, None)
+    return result
+
+
+def redacted(obj):
+    """A copy whose Secret values are replaced, for diffs that end up in logs."""
+    if obj is None or obj.get("kind") != "Secret":
+        return obj
+    result = copy.deepcopy(obj)
+    for field in ("data", "stringData"):
+        if isinstance(result.get(field), dict):
+            result[field] = dict.fromkeys(result[field], HIDDEN)
+    return result
+
+
+def prune_candidates(items, keep, keep_label, protected):
+    """Items to delete: those whose keep_label value is not in keep, except protected keys."""
+    doomed = []
+    for item in items:
+        metadata = item.get("metadata") or {}
+        labels = metadata.get("labels") or {}
+        if labels.get(keep_label) in keep:
+            continue
+        if (item.get("apiVersion"), item.get("kind"), metadata.get("namespace"), metadata.get("name")) in protected:
+            continue
+        doomed.append(item)
+    return doomed
+
+
+class Cluster:
+    """Raw JSON requests against one API server, with per-group-version discovery."""
+
+    def __init__(self, api_client):
+        self.api = api_client
+        self._group_versions = {}
+
+    def request(self, method, path, query=None, body=None, content_type=None):
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        response = self.api.call_api(
+            path,
+            method,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+        )
+        data = response.data
+        return json.loads(data) if data else None
+
+    def version(self):
+        return self.request("GET", "/version")
+
+    def resources(self, api_version):
+        """{kind: (plural, namespaced)} of a group-version, or None when the cluster does not serve it."""
+        if api_version not in self._group_versions:
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            try:
+                listing = self.request("GET", path)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise ObjectError(f"cannot discover {api_version}: {api_error_text(exc)}") from exc
+                listing = None
+            served = None
+            if listing is not None:
+                served = {
+                    item["kind"]: (item["name"], bool(item.get("namespaced"))) for item in listing.get("resources") or [] if "/" not in item.get("name", "")
+                }
+            self._group_versions[api_version] = served
+        return self._group_versions[api_version]
+
+    def resource(self, api_version, kind):
+        """(plural, namespaced) of a kind; ObjectError when the cluster does not serve it."""
+        served = self.resources(api_version)
+        if served is None:
+            raise ObjectError(f"the cluster does not serve API version {api_version} (is its CRD or API group installed?)")
+        if kind not in served:
+            raise ObjectError(f"the cluster serves no kind {kind} in {api_version}; it serves {', '.join(sorted(served)) or 'nothing'}")
+        return served[kind]
+
+    def path(self, api_version, kind, namespace=None, name=None):
+        plural, namespaced = self.resource(api_version, kind)
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        if namespaced:
+            if not namespace:
+                raise ObjectError(f"{kind} is namespaced: set metadata.namespace")
+            base += f"/namespaces/{namespace}"
+        path = f"{base}/{plural}"
+        return f"{path}/{name}" if name else path
+
+    def get(self, path):
+        """The object at path, or None when it does not exist."""
+        try:
+            return self.request("GET", path)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, api_version, kind, namespace=None, label_selector=None):
+        query = [("labelSelector", label_selector)] if label_selector else []
+        listing = self.request("GET", self.path(api_version, kind, namespace), query=query)
+        items = listing.get("items") or []
+        for item in items:
+            # List items carry neither apiVersion nor kind.
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
+    def apply(self, obj, field_manager, force_conflicts, dry_run=False):
+        """Server-side apply one object: (action, before, after); action is created, configured or unchanged."""
+        api_version, kind, namespace, name = object_key(obj)
+        try:
+            path = self.path(api_version, kind, namespace, name)
+            before = self.get(path)
+            query = [("fieldManager", field_manager), ("force", "true" if force_conflicts else "false")]
+            if dry_run:
+                query.append(("dryRun", "All"))
+            try:
+                after = self.request("PATCH", path, query=query, body=obj, content_type=APPLY_CONTENT_TYPE)
+            except ApiException as exc:
+                # A dry run cannot place an object into a namespace that this check-mode run did not create.
+                if dry_run and before is None and exc.status == 404:
+                    return "created", None, obj
+                raise
+        except ApiException as exc:
+            raise ObjectError(f"{describe(api_version, kind, namespace, name)}: {api_error_text(exc)}") from exc
+        except ObjectError as exc:
+            raise ObjectError(f"{describe(api_version, kind, namespace, name)}: {exc}") from exc
+        if before is None:
+            return "created", None, after
+        return ("unchanged" if comparable(before) == comparable(after) else "configured"), before, after
+
+    def delete(self, obj, dry_run=False):
+        """Delete one object in the background; False when it was already gone."""
+        api_version, kind, namespace, name = object_key(obj)
+        query = [("propagationPolicy", "Background")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        try:
+            self.request("DELETE", self.path(api_version, kind, namespace, name), query=query)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise ObjectError(f"deleting {describe(api_version, kind, namespace, name)}: {api_error_text(exc)}") from exc
+        return True
+
+
+def kind_runs(objects):
+    """The objects split into runs of consecutive objects of the same apiVersion and kind, in order."""
+    runs = []
+    for obj in objects:
+        if runs and (runs[-1][0].get("apiVersion"), runs[-1][0].get("kind")) == (obj.get("apiVersion"), obj.get("kind")):
+            runs[-1].append(obj)
+        else:
+            runs.append([obj])
+    return runs
+
+
+def apply_in_order(cluster, objects, field_manager, force_conflicts, dry_run=False, parallel=1, done=None):
+    """Apply kind by kind, in the order given; the objects of one run of the same kind go up to parallel at a time.
+
+    A kind starts only when every object of the run before it is applied, so the order of kinds
+    (Namespace, ServiceAccounts, then Deployments, ...) holds as with one request at a time.
+    Appends (object, action, before, after) to done, in input order, and raises the first
+    ObjectError once its run has finished.
+    """
+    done = [] if done is None else done
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        for run in kind_runs(objects):
+            try:
+                # Discovered here, once, rather than by several threads at the same time.
+                cluster.resources(run[0].get("apiVersion"))
+            except ObjectError as exc:
+                raise ObjectError(f"{describe(*object_key(run[0]))}: {exc}") from exc
+            futures = [pool.submit(cluster.apply, obj, field_manager, force_conflicts, dry_run) for obj in run]
+            failure = None
+            for index, future in enumerate(futures):
+                try:
+                    done.append((run[index], *future.result()))
+                except ObjectError as exc:
+                    failure = failure or exc
+            if failure:
+                raise failure
+    return done

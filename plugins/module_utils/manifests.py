@@ -1,0 +1,31 @@
+# Copyright: (c) 2026, ERP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a Kubernetes manifest must have, and how messages name one. No third-party imports."""
+
+
+def object_key(obj):
+    """(apiVersion, kind, namespace, name) of a manifest; namespace may be None."""
+    metadata = obj.get("metadata") or {}
+    return obj.get("apiVersion"), obj.get("kind"), metadata.get("namespace"), metadata.get("name")
+
+
+def describe(api_version, kind, namespace, name):
+    """Kind/name, with the namespace when there is one: how messages name an object."""
+    del api_version  # part of the key, not of the name people read
+    return f"{kind}/{name}" + (f" in namespace {namespace}" if namespace else "")
+
+
+def check_manifests(objects):
+    """Error messages for list items that are not usable manifests (empty when all are)."""
+    errors = []
+    for index, obj in enumerate(objects):
+        if not isinstance(obj, dict):
+            errors.append(f"objects[{index}]: got {type(obj).__name__}; allowed: a mapping")
+            continue
+        metadata = obj.get("metadata")
+        missing = [field for field in ("apiVersion", "kind") if not isinstance(obj.get(field), str) or not obj.get(field)]
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata.get("name"):
+            missing.append("metadata.name")
+        if missing:
+            errors.append(f"objects[{index}]: missing {', '.join(missing)}")
+    return errors

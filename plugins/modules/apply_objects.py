@@ -1,0 +1,326 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, ERP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+
+DOCUMENTATION = r"""
+module: apply_objects
+short_description: Server-side apply a list of Kubernetes objects and prune the managed ones no longer wanted
+version_added: 0.1.0
+author:
+  - ERP platform team (@erp-system)
+description:
+  - Applies every object of O(objects) with server-side apply under one field manager, over one connection in one
+    module run. Kinds go in the order of O(objects); the objects of one kind go up to O(parallel) at a time. Each
+    group-version is discovered once, with a single request.
+  - Reports each object as C(created), C(configured) or C(unchanged). An object counts as changed when it is new or
+    when anything but its status and server-maintained metadata differs after the apply; a no-op apply does not
+    touch the object, so its resourceVersion stays.
+  - With O(prune), then deletes the objects of the given kinds that carry the O(prune.selector) labels but whose
+    O(prune.keep_label) value is not kept, for example the objects of a service that was disabled. An object applied
+    by the same call is never pruned.
+  - The first failing object stops the run; the message names it and quotes the API server's reason.
+options:
+  objects:
+    description:
+      - Kubernetes objects (mappings with C(apiVersion), C(kind) and C(metadata.name), and C(metadata.namespace) for
+        namespaced kinds), applied in this order.
+    type: list
+    elements: dict
+    required: true
+  field_manager:
+    description:
+      - Field manager of the server-side apply.
+    type: str
+    default: erp.platform
+  force_conflicts:
+    description:
+      - Take over fields owned by other managers instead of failing on a conflict.
+    type: bool
+    default: true
+  parallel:
+    description:
+      - How many objects of the same kind are applied at the same time. Kinds still go one after the other, in the
+        order of O(objects), so a Namespace or a ServiceAccount exists before what needs it.
+      - C(1) applies one object at a time.
+    type: int
+    default: 8
+  prune:
+    description:
+      - Objects to delete after the apply. Omit to delete nothing.
+    type: dict
+    suboptions:
+      namespace:
+        description:
+          - Namespace to prune in.
+        type: str
+        required: true
+      selector:
+        description:
+          - Label selector every pruned object must match, for example
+            C(app.kubernetes.io/managed-by=erp.platform,app.kubernetes.io/component=service).
+          - Required and not empty, so that nothing another tool created is touched.
+        type: str
+        required: true
+      keep_label:
+        description:
+          - Label whose value decides whether a matching object is kept.
+        type: str
+        default: app.kubernetes.io/name
+      keep:
+        description:
+          - O(prune.keep_label) values whose objects are kept, for kinds without their own list.
+        type: list
+        elements: str
+        default: []
+      kinds:
+        description:
+          - Kinds to prune.
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          api_version:
+            description: API version of the kind, for example C(apps/v1).
+            type: str
+            required: true
+          kind:
+            description: Kind, for example C(Deployment).
+            type: str
+            required: true
+          keep:
+            description: O(prune.keep_label) values kept for this kind; replaces O(prune.keep) for it.
+            type: list
+            elements: str
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    description: Can run in check mode and report what would change.
+    support: full
+    details:
+      - Applies as a server-side dry run, so admission and validation still run, and lists what would be pruned.
+      - An object whose namespace does not exist yet is reported as C(created) without validation.
+  diff_mode:
+    description: Returns the changes, as before and after YAML per changed object.
+    support: full
+    details: Values of Secrets are replaced by C(<hidden>) in the diff; use C(no_log) to hide the rest.
+requirements:
+  - python >= 3.8
+  - kubernetes >= 24.2.0
+  - PyYAML, for diff mode
+  - the C(kubernetes.core) collection
+notes:
+  - Authentication is that of C(kubernetes.core) - O(kubeconfig), O(context), O(host), O(api_key) and the other
+    options, or their C(K8S_AUTH_*) environment variables - so an AWX Kubernetes credential works unchanged.
+  - The identity needs get and patch on every applied kind, and list and delete on every pruned kind.
+seealso:
+  - module: kubernetes.core.k8s
+  - module: erp.platform.rollout_health
+"""
+
+EXAMPLES = r"""
+- name: Apply the objects of the services, then remove those of services no longer enabled
+  erp.platform.apply_objects:
+    objects: "{{ service_objects }}"
+    field_manager: erp.platform
+    prune:
+      namespace: erp-system
+      selector: app.kubernetes.io/managed-by=erp.platform,app.kubernetes.io/instance=erp,app.kubernetes.io/component=service
+      keep: [gateway, finance]
+      kinds:
+        - {api_version: apps/v1, kind: Deployment}
+        - {api_version: v1, kind: Service}
+        - {api_version: policy/v1, kind: PodDisruptionBudget, keep: [finance]}
+
+- name: Apply a Secret without showing it
+  erp.platform.apply_objects:
+    objects:
+      - apiVersion: v1
+        kind: Secret
+        metadata: {name: erp-secrets, namespace: erp-system}
+        stringData: {token: "{{ vault_token }}"}
+  no_log: true
+"""
+
+RETURN = r"""
+objects:
+  description: One entry per applied object, in the order given, then one per pruned object.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    api_version:
+      description: API version.
+      type: str
+      sample: apps/v1
+    kind:
+      description: Kind.
+      type: str
+      sample: Deployment
+    namespace:
+      description: Namespace (null for cluster-scoped objects).
+      type: str
+      sample: erp-system
+    name:
+      description: Name.
+      type: str
+      sample: finance-service
+    action:
+      description: C(created), C(configured), C(unchanged) or C(deleted) (in check mode, what would happen).
+      type: str
+      sample: configured
+counts:
+  description: How many objects were created, configured, unchanged and deleted.
+  returned: always
+  type: dict
+  sample: {created: 0, configured: 1, unchanged: 43, deleted: 4}
+"""
+
+import copy
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.erp.platform.plugins.module_utils.k8s_objects import Cluster, ObjectError, apply_in_order, comparable, prune_candidates, redacted
+from ansible_collections.erp.platform.plugins.module_utils.manifests import check_manifests, describe, object_key
+from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, connect
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+except ImportError:
+    AUTH_ARG_SPEC = {}
+
+try:
+    import yaml
+
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError:
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
+
+ACTIONS = ("created", "configured", "unchanged", "deleted")
+
+
+def argument_spec():
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec.update(
+        objects={"type": "list", "elements": "dict", "required": True},
+        field_manager={"type": "str", "default": "erp.platform"},
+        force_conflicts={"type": "bool", "default": True},
+        parallel={"type": "int", "default": 8},
+        prune={
+            "type": "dict",
+            "options": {
+                "namespace": {"type": "str", "required": True},
+                "selector": {"type": "str", "required": True},
+                "keep_label": {"type": "str", "default": "app.kubernetes.io/name"},
+                "keep": {"type": "list", "elements": "str", "default": []},
+                "kinds": {
+                    "type": "list",
+                    "elements": "dict",
+                    "required": True,
+                    "options": {
+                        "api_version": {"type": "str", "required": True},
+                        "kind": {"type": "str", "required": True},
+                        "keep": {"type": "list", "elements": "str"},
+                    },
+                },
+            },
+        },
+    )
+    return spec
+
+
+def entry(key, action):
+    api_version, kind, namespace, name = key
+    return {"api_version": api_version, "kind": kind, "namespace": namespace, "name": name, "action": action}
+
+
+def yaml_text(obj):
+    if obj is None:
+        return ""
+    return yaml.safe_dump(redacted(comparable(obj)), default_flow_style=False, sort_keys=False)
+
+
+def diff_entry(key, before, after):
+    label = describe(*key)
+    return {"before": yaml_text(before), "after": yaml_text(after), "before_header": label, "after_header": label}
+
+
+def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
+    """Apply, then prune, appending to entries and diffs; raises ObjectError on the first failure."""
+    done = []
+    try:
+        apply_in_order(cluster, params["objects"], params["field_manager"], params["force_conflicts"], check_mode, params["parallel"], done)
+    finally:
+        for obj, action, before, after in done:
+            entries.append(entry(object_key(obj), action))
+            if want_diff and action != "unchanged":
+                diffs.append(diff_entry(object_key(obj), before, after))
+    applied = {object_key(item[0]) for item in done}
+
+    prune = params["prune"]
+    if prune:
+        for spec in prune["kinds"]:
+            keep = spec["keep"] if spec["keep"] is not None else prune["keep"]
+            try:
+                items = cluster.list(spec["api_version"], spec["kind"], prune["namespace"], prune["selector"])
+            except ObjectError as exc:
+                raise ObjectError(f"prune {spec['kind']}: {exc}") from exc
+            except Exception as exc:  # ApiException and transport errors, named for the person reading the log
+                raise ObjectError(f"prune {spec['kind']}: cannot list: {exc}") from exc
+            for item in prune_candidates(items, set(keep), prune["keep_label"], applied):
+                key = object_key(item)
+                if cluster.delete(item, dry_run=check_mode):
+                    entries.append(entry(key, "deleted"))
+                    if want_diff:
+                        diffs.append(diff_entry(key, item, None))
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
+    if not AUTH_ARG_SPEC:
+        module.fail_json(msg="the kubernetes.core collection is required (ansible-galaxy collection install kubernetes.core)")
+    if module._diff and not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
+    params = module.params
+    errors = check_manifests(params["objects"])
+    if errors:
+        module.fail_json(msg="objects: " + "; ".join(errors[:5]) + ("; ..." if len(errors) > 5 else ""))
+    if params["parallel"] < 1:
+        module.fail_json(msg=f"parallel: got {params['parallel']}; allowed: 1 or more")
+    if params["prune"] and not params["prune"]["selector"].strip():
+        module.fail_json(msg="prune.selector: got an empty selector; allowed: a non-empty label selector")
+
+    try:
+        cluster = Cluster(connect({key: params.get(key) for key in AUTH_ARG_SPEC}))
+    except RuntimeError as exc:
+        module.fail_json(msg=str(exc))
+
+    entries, diffs = [], []
+    failure = None
+    try:
+        apply_all(cluster, params, module.check_mode, module._diff, entries, diffs)
+    except ObjectError as exc:
+        failure = str(exc)
+    except Exception as exc:  # transport errors (refused, timed out) end the run with a message, not a traceback
+        failure = f"request to the Kubernetes API failed: {type(exc).__name__}: {exc}"
+    result = {
+        "changed": any(item["action"] != "unchanged" for item in entries),
+        "objects": entries,
+        "counts": {action: sum(1 for item in entries if item["action"] == action) for action in ACTIONS},
+    }
+    if module._diff and diffs:
+        result["diff"] = diffs
+    if failure:
+        done = f" ({len(entries)} objects done before it)" if entries else ""
+        module.fail_json(msg=failure + done, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, ERP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+
+DOCUMENTATION = r"""
+module: write_manifests
+short_description: Write a list of Kubernetes objects as one YAML file each, in one module run
+version_added: 0.1.0
+author:
+  - ERP platform team (@erp-system)
+description:
+  - Writes each object of O(objects) to C(<path>/<kind in lower case>-<name>.yaml) as a single YAML document, creating
+    O(path) when needed. Contacts no cluster.
+  - A file whose content is already right is not rewritten, so a second render changes nothing.
+  - With O(prune), removes the other C(*.yaml) files of O(path), for example those of a service that was disabled.
+options:
+  path:
+    description:
+      - Directory to write into.
+    type: path
+    required: true
+  objects:
+    description:
+      - Kubernetes objects (mappings with C(apiVersion), C(kind) and C(metadata.name)).
+    type: list
+    elements: dict
+    required: true
+  prune:
+    description:
+      - Remove C(*.yaml) files of O(path) that no object of O(objects) was written to.
+    type: bool
+    default: true
+  mode:
+    description:
+      - Permissions of the files written, as an octal string. Use C(0600) for anything holding secrets.
+    type: str
+    default: "0644"
+attributes:
+  check_mode:
+    description: Can run in check mode and report which files would change.
+    support: full
+  diff_mode:
+    description: Returns the old and new content of each file that changes.
+    support: full
+requirements:
+  - PyYAML
+seealso:
+  - module: erp.platform.apply_objects
+"""
+
+EXAMPLES = r"""
+- name: Render the objects of the services for review or GitOps
+  erp.platform.write_manifests:
+    path: /tmp/render/service
+    objects: "{{ service_objects }}"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+written:
+  description: Files created or rewritten.
+  returned: always
+  type: list
+  elements: str
+  sample: [/tmp/render/service/deployment-finance-service.yaml]
+removed:
+  description: Files removed by O(prune).
+  returned: always
+  type: list
+  elements: str
+  sample: [/tmp/render/service/deployment-sales-service.yaml]
+unchanged:
+  description: How many files already had the right content.
+  returned: always
+  type: int
+  sample: 36
+"""
+
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.erp.platform.plugins.module_utils.manifests import check_manifests
+
+try:
+    import yaml
+
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError:
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
+
+
+def file_name(obj):
+    return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
+def manifest_text(obj):
+    return "---\n" + yaml.safe_dump(obj, default_flow_style=False, sort_keys=False, indent=2, width=10**6)
+
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "required": True},
+            "objects": {"type": "list", "elements": "dict", "required": True},
+            "prune": {"type": "bool", "default": True},
+            "mode": {"type": "str", "default": "0644"},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
+    params = module.params
+    errors = check_manifests(params["objects"])
+    if errors:
+        module.fail_json(msg="objects: " + "; ".join(errors[:5]))
+    try:
+        mode = int(params["mode"], 8)
+    except ValueError:
+        module.fail_json(msg=f"mode: got {params['mode']!r}; allowed: an octal string such as 0644")
+
+    directory = params["path"]
+    wanted = {}
+    for obj in params["objects"]:
+        name = file_name(obj)
+        if "/" in name or name.startswith("."):
+            module.fail_json(msg=f"objects: {obj['kind']}/{obj['metadata']['name']} gives the file name {name!r}, which is not a plain file name")
+        if name in wanted:
+            module.fail_json(msg=f"objects: two objects would both be written to {name}")
+        wanted[name] = manifest_text(obj)
+
+    written, removed, diffs, unchanged = [], [], [], 0
+    try:
+        existing = sorted(entry for entry in os.listdir(directory) if entry.endswith(".yaml")) if os.path.isdir(directory) else []
+        if not module.check_mode:
+            os.makedirs(directory, exist_ok=True)
+        for name, text in wanted.items():
+            path = os.path.join(directory, name)
+            old = read_text(path)
+            if old == text:
+                unchanged += 1
+                if not module.check_mode and (os.stat(path).st_mode & 0o7777) != mode:
+                    os.chmod(path, mode)
+                continue
+            written.append(path)
+            diffs.append({"before": old or "", "after": text, "before_header": path, "after_header": path})
+            if not module.check_mode:
+                temporary = path + ".tmp"
+                with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                os.chmod(temporary, mode)
+                os.replace(temporary, path)
+        if params["prune"]:
+            for name in existing:
+                if name not in wanted:
+                    path = os.path.join(directory, name)
+                    removed.append(path)
+                    diffs.append({"before": read_text(path) or "", "after": "", "before_header": path, "after_header": path})
+                    if not module.check_mode:
+                        os.remove(path)
+    except OSError as exc:
+        module.fail_json(msg=f"cannot write the manifests into {directory}: {exc}", written=written, removed=removed)
+
+    result = {"changed": bool(written or removed), "written": written, "removed": removed, "unchanged": unchanged}
+    if module._diff and diffs:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""k8s_objects without a cluster: discovery, change detection, ordering, pruning, error messages.
+
+The ApiClient is replaced by FakeApi, an in-memory store that answers the handful of
+requests Cluster makes (discovery, GET, apply PATCH, LIST, DELETE). The behaviour on a real
+API server is covered by tests/integration.
+"""
+
+import json
+import threading
+import time
+
+import pytest
+from kubernetes.client.rest import ApiException
+
+from ansible_collections.erp.platform.plugins.module_utils import k8s_objects as ko
+from ansible_collections.erp.platform.plugins.module_utils.manifests import check_manifests, describe, object_key
+
+DISCOVERY = {
+    "/api/v1": [("ServiceAccount", "serviceaccounts", True), ("Service", "services", True), ("Namespace", "namespaces", False)],
+    "/apis/apps/v1": [("Deployment", "deployments", True), ("Deployment", "deployments/status", True)],
+}
+PLURALS = {entry[1] for entries in DISCOVERY.values() for entry in entries}
+
+
+class Response:
+    def __init__(self, body):
+        self.data = json.dumps(body).encode() if body is not None else b""
+
+
+def api_error(status, message):
+    exc = ApiException(status=status, reason={404: "Not Found", 422: "Unprocessable Entity", 500: "Internal Server Error"}[status])
+    exc.body = json.dumps({"message": message})
+    return exc
+
+
+class FakeApi:
+    """Objects by path; apply merges the body over what is stored and bumps resourceVersion on a change."""
+
+    def __init__(self, delay=0.0):
+        self.store = {}
+        self.calls = []
+        self.delay = delay
+        self.fail = {}
+        self.lock = threading.Lock()
+        self.active = 0
+        self.max_active = 0
+
+    def call_api(self, path, method, query_params=None, header_params=None, body=None, **_):
+        with self.lock:
+            self.calls.append((method, path, dict(query_params or [])))
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            time.sleep(self.delay)
+            return Response(self._answer(path, method, dict(query_params or []), header_params or {}, body))
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def _answer(self, path, method, query, headers, body):
+        if (method, path) in self.fail:
+            raise self.fail[(method, path)]
+        if path in DISCOVERY:
+            return {"resources": [{"kind": kind, "name": name, "namespaced": namespaced} for kind, name, namespaced in DISCOVERY[path]]}
+        if path.startswith("/apis/") and path.count("/") == 3:
+            raise api_error(404, "the server could not find the requested resource")
+        if method == "GET" and path.rsplit("/", 1)[1] in PLURALS:
+            items = [obj for key, obj in self.store.items() if key.rsplit("/", 1)[0] == path]
+            return {"items": [{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")} for obj in items]}
+        if method == "GET":
+            if path not in self.store:
+                raise api_error(404, "not found")
+            return self.store[path]
+        if method == "PATCH":
+            assert headers["Content-Type"] == ko.APPLY_CONTENT_TYPE
+            old = self.store.get(path)
+            new = json.loads(json.dumps(body))
+            new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"] if old else "1"
+            new["metadata"]["managedFields"] = [{"manager": query["fieldManager"]}]
+            if old is not None and ko.comparable(old) != ko.comparable(new):
+                new["metadata"]["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1)
+            if old is not None and "status" in old:
+                new["status"] = old["status"]
+            if query.get("dryRun") != "All":
+                self.store[path] = new
+            return new
+        if method == "DELETE":
+            if path not in self.store:
+                raise api_error(404, "not found")
+            if query.get("dryRun") != "All":
+                del self.store[path]
+            return {"kind": "Status", "status": "Success"}
+        raise AssertionError(f"unexpected {method} {path}")
+
+
+def deployment(name, replicas=1, labels=None):
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "erp", "labels": labels or {"app.kubernetes.io/name": name}},
+        "spec": {"replicas": replicas},
+    }
+
+
+def service_account(name):
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "erp", "labels": {"app.kubernetes.io/name": name}}}
+
+
+def test_apply_reports_created_then_unchanged_then_configured():
+    api = FakeApi()
+    cluster = ko.Cluster(api)
+    assert cluster.apply(deployment("a"), "erp.platform", True)[0] == "created"
+    assert cluster.apply(deployment("a"), "erp.platform", True)[0] == "unchanged"
+    action, before, after = cluster.apply(deployment("a", replicas=3), "erp.platform", True)
+    assert action == "configured"
+    assert before["spec"]["replicas"] == 1
+    assert after["spec"]["replicas"] == 3
+    patch = [call for call in api.calls if call[0] == "PATCH"][-1]
+    assert patch[1] == "/apis/apps/v1/namespaces/erp/deployments/a"
+    assert patch[2] == {"fieldManager": "erp.platform", "force": "true"}
+
+
+def test_status_and_server_metadata_do_not_count_as_a_change():
+    before = deployment("a")
+    before["metadata"].update(resourceVersion="7", generation=2, uid="u", managedFields=[{"manager": "x"}], creationTimestamp="t")
+    before["status"] = {"readyReplicas": 1}
+    assert ko.comparable(before) == ko.comparable(deployment("a"))
+    assert ko.comparable(before) != ko.comparable(deployment("a", replicas=2))
+    assert "status" in before
+    assert "uid" in before["metadata"]
+    assert ko.comparable(None) is None
+
+
+def test_check_mode_is_a_server_dry_run_and_stores_nothing():
+    api = FakeApi()
+    cluster = ko.Cluster(api)
+    assert cluster.apply(deployment("a"), "m", True, dry_run=True)[0] == "created"
+    assert api.store == {}
+    assert [call[2].get("dryRun") for call in api.calls if call[0] == "PATCH"] == ["All"]
+
+
+def test_check_mode_in_a_namespace_this_run_did_not_create_counts_as_created():
+    api = FakeApi()
+    api.fail[("PATCH", "/apis/apps/v1/namespaces/erp/deployments/a")] = api_error(404, 'namespaces "erp" not found')
+    cluster = ko.Cluster(api)
+    assert cluster.apply(deployment("a"), "m", True, dry_run=True)[0] == "created"
+    with pytest.raises(ko.ObjectError, match='Deployment/a in namespace erp: 404 Not Found: namespaces "erp" not found'):
+        cluster.apply(deployment("a"), "m", True)
+
+
+def test_rejected_object_is_named_with_the_servers_reason():
+    api = FakeApi()
+    api.fail[("PATCH", "/api/v1/namespaces/erp/services/web")] = api_error(422, 'Service "web" is invalid: spec.ports: Required value')
+    cluster = ko.Cluster(api)
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "erp"}}
+    with pytest.raises(ko.ObjectError) as raised:
+        cluster.apply(svc, "m", True)
+    assert str(raised.value) == 'Service/web in namespace erp: 422 Unprocessable Entity: Service "web" is invalid: spec.ports: Required value'
+
+
+def test_unknown_group_and_kind_and_missing_namespace_are_explained():
+    cluster = ko.Cluster(FakeApi())
+    crd = {"apiVersion": "dapr.io/v1alpha1", "kind": "Component", "metadata": {"name": "pubsub", "namespace": "erp"}}
+    with pytest.raises(ko.ObjectError, match=r"Component/pubsub in namespace erp: the cluster does not serve API version dapr.io/v1alpha1"):
+        cluster.apply(crd, "m", True)
+    odd = {"apiVersion": "apps/v1", "kind": "Deploymnet", "metadata": {"name": "a", "namespace": "erp"}}
+    with pytest.raises(ko.ObjectError, match=r"serves no kind Deploymnet in apps/v1; it serves Deployment$"):
+        cluster.apply(odd, "m", True)
+    bare = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"}}
+    with pytest.raises(ko.ObjectError, match=r"Deployment/a: Deployment is namespaced: set metadata.namespace"):
+        cluster.apply(bare, "m", True)
+
+
+def test_discovery_is_one_request_per_group_version_and_skips_subresources():
+    api = FakeApi()
+    cluster = ko.Cluster(api)
+    for name in "abc":
+        cluster.apply(deployment(name), "m", True)
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "erp"}}, "m", True)
+    discovery = [call for call in api.calls if call[1] in DISCOVERY]
+    assert [call[1] for call in discovery] == ["/apis/apps/v1", "/api/v1"]
+    assert cluster.resource("apps/v1", "Deployment") == ("deployments", True)
+    assert cluster.path("v1", "Namespace", None, "erp") == "/api/v1/namespaces/erp"
+
+
+def test_kind_runs_keep_the_order_of_kinds():
+    objects = [service_account("a"), service_account("b"), deployment("a"), service_account("c"), deployment("b")]
+    runs = ko.kind_runs(objects)
+    assert [[obj["kind"] for obj in run] for run in runs] == [["ServiceAccount", "ServiceAccount"], ["Deployment"], ["ServiceAccount"], ["Deployment"]]
+    assert ko.kind_runs([]) == []
+
+
+def test_apply_in_order_runs_one_kind_at_a_time_in_parallel_within_it():
+    api = FakeApi(delay=0.02)
+    cluster = ko.Cluster(api)
+    objects = [service_account(f"sa{i}") for i in range(6)] + [deployment(f"d{i}") for i in range(6)]
+    done = ko.apply_in_order(cluster, objects, "m", True, parallel=4)
+    assert [item[0]["metadata"]["name"] for item in done] == [obj["metadata"]["name"] for obj in objects]
+    assert {item[1] for item in done} == {"created"}
+    assert api.max_active > 1
+    patches = [call[1] for call in api.calls if call[0] == "PATCH"]
+    last_sa = max(i for i, path in enumerate(patches) if "/serviceaccounts/" in path)
+    first_deployment = min(i for i, path in enumerate(patches) if "/deployments/" in path)
+    assert last_sa < first_deployment
+
+
+def test_apply_in_order_stops_after_the_run_that_failed_and_keeps_what_was_done():
+    api = FakeApi()
+    api.fail[("PATCH", "/api/v1/namespaces/erp/serviceaccounts/sa1")] = api_error(422, "bad")
+    cluster = ko.Cluster(api)
+    done = []
+    objects = [service_account("sa0"), service_account("sa1"), service_account("sa2"), deployment("d0")]
+    with pytest.raises(ko.ObjectError, match="ServiceAccount/sa1 in namespace erp: 422"):
+        ko.apply_in_order(cluster, objects, "m", True, parallel=2, done=done)
+    assert [item[0]["metadata"]["name"] for item in done] == ["sa0", "sa2"]
+    assert not any("/deployments/" in call[1] for call in api.calls if call[0] == "PATCH")
+
+
+def test_apply_in_order_names_the_object_whose_group_is_not_served():
+    cluster = ko.Cluster(FakeApi())
+    crd = {"apiVersion": "dapr.io/v1alpha1", "kind": "Component", "metadata": {"name": "pubsub", "namespace": "erp"}}
+    with pytest.raises(ko.ObjectError, match="Component/pubsub in namespace erp: the cluster does not serve"):
+        ko.apply_in_order(cluster, [crd], "m", True)
+
+
+def test_list_fills_in_kind_and_delete_tolerates_objects_already_gone():
+    api = FakeApi()
+    cluster = ko.Cluster(api)
+    cluster.apply(deployment("a"), "m", True)
+    items = cluster.list("apps/v1", "Deployment", "erp", "app.kubernetes.io/name")
+    assert [(item["apiVersion"], item["kind"], item["metadata"]["name"]) for item in items] == [("apps/v1", "Deployment", "a")]
+    assert cluster.delete(items[0], dry_run=True) is True
+    assert api.store
+    assert cluster.delete(items[0]) is True
+    assert cluster.delete(items[0]) is False
+    delete = [call for call in api.calls if call[0] == "DELETE"][-1]
+    assert delete[2] == {"propagationPolicy": "Background"}
+
+
+def test_prune_candidates_keep_by_label_and_never_touch_protected_objects():
+    items = [
+        deployment("finance"),
+        deployment("sales"),
+        deployment("nolabel", labels={}),
+        deployment("gateway"),
+    ]
+    protected = {object_key(deployment("gateway"))}
+    doomed = ko.prune_candidates(items, {"finance"}, "app.kubernetes.io/name", protected)
+    assert [item["metadata"]["name"] for item in doomed] == ["sales", "nolabel"]
+
+
+def test_redacted_hides_secret_values_only():
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"a": "c2VjcmV0"}, "stringData": {"b": "secret"}}
+    hidden = ko.redacted(secret)
+    assert hidden["data"] == {"a": ko.HIDDEN}
+    assert hidden["stringData"] == {"b": ko.HIDDEN}
+    assert secret["data"]["a"] == "c2VjcmV0"
+    config = {"kind": "ConfigMap", "data": {"a": "visible"}}
+    assert ko.redacted(config) is config
+    assert ko.redacted(None) is None
+
+
+def test_check_manifests_names_each_bad_item():
+    errors = check_manifests([deployment("a"), "text", {"kind": "Service", "metadata": {}}, {"apiVersion": "v1", "kind": "", "metadata": {"name": "x"}}])
+    assert errors == [
+        "objects[1]: got str; allowed: a mapping",
+        "objects[2]: missing apiVersion, metadata.name",
+        "objects[3]: missing kind",
+    ]
+    assert describe("v1", "Namespace", None, "erp") == "Namespace/erp"
