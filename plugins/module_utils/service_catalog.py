@@ -394,6 +394,16 @@ class _Builder:
         if autoscaling["cpu_utilization"] is None and autoscaling["memory_utilization"] is None:
             _fail(self.origin(name, ["autoscaling", "cpu_utilization"]), None, "a target percentage for cpu_utilization or memory_utilization (not both null)")
 
+    def scalar_text(self, name, keys, value):
+        """A string, number or boolean as the string Kubernetes expects (booleans as true/false)."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if _is_int(value) or isinstance(value, float):
+            return str(value)
+        if not _is_str(value):
+            _fail(self.origin(name, keys), value, "a string, number or boolean")
+        return value
+
     def check_env(self, name, env):
         if not isinstance(env, dict):
             _fail(self.origin(name, ["env"]), env, "a mapping of environment variable name to value")
@@ -405,13 +415,7 @@ class _Builder:
                         self.origin(name, ["env"]), _describe(key)
                     )
                 )
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            elif _is_int(value) or isinstance(value, float):
-                value = str(value)
-            elif not _is_str(value):
-                _fail(self.origin(name, ["env", key]), value, "a string, number or boolean")
-            result[key] = value
+            result[key] = self.scalar_text(name, ["env", key], value)
         return result
 
     def check_labels(self, name, keys, labels, reserved):
@@ -451,13 +455,7 @@ class _Builder:
         result = {}
         for key, value in annotations.items():
             self.check_qualified_key(path, key, "annotation key")
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            elif _is_int(value) or isinstance(value, float):
-                value = str(value)
-            elif not _is_str(value):
-                _fail(self.origin(name, ["pod_annotations", key]), value, "a string, number or boolean")
-            result[key] = value
+            result[key] = self.scalar_text(name, ["pod_annotations", key], value)
         return result
 
     def check_tolerations(self, name, tolerations):
