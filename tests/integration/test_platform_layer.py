@@ -13,10 +13,11 @@ import json
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.erp.platform.tests.integration.playbook_run import changed_tasks, recap, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "erp-it-platform"
@@ -40,23 +41,6 @@ def run_playbook(kubeconfig: str, *args: str, inventory: str = "inventories/loca
     )
 
 
-def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
-    match = re.search(r"localhost\s+:\s+(.*)$", result.stdout, re.MULTILINE)
-    assert match, f"no PLAY RECAP in output:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
-
-
-def changed_tasks(result: subprocess.CompletedProcess) -> list[str]:
-    """Headers of the tasks that reported a change, to say what was not idempotent."""
-    tasks, current = [], ""
-    for line in result.stdout.splitlines():
-        if line.startswith("TASK ["):
-            current = line
-        elif line.startswith("changed:"):
-            tasks.append(current)
-    return tasks
-
-
 def snapshot(kubectl) -> dict[str, str]:
     """kind/name -> resourceVersion of the namespace and of every platform object in it."""
     listing = json.loads(kubectl("get", KINDS, "-n", NAMESPACE, "-o", "json").stdout)
@@ -64,17 +48,6 @@ def snapshot(kubectl) -> dict[str, str]:
     namespace = json.loads(kubectl("get", "namespace", NAMESPACE, "-o", "json").stdout)
     versions[f"Namespace/{NAMESPACE}"] = namespace["metadata"]["resourceVersion"]
     return versions
-
-
-def wait_for(predicate, what: str, timeout: float = 300, interval: float = 2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="module")

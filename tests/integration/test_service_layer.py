@@ -15,11 +15,12 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from ansible_collections.erp.platform.tests.integration.playbook_run import changed_tasks, recap, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "erp-it-services"
@@ -63,35 +64,8 @@ def assert_ok(result: subprocess.CompletedProcess, what: str) -> None:
     assert result.returncode == 0, f"{what} failed:\n{result.stdout[-8000:]}\n{result.stderr[-3000:]}"
 
 
-def recap(result: subprocess.CompletedProcess) -> dict[str, int]:
-    match = re.search(r"localhost\s+:\s+(.*)$", result.stdout, re.MULTILINE)
-    assert match, f"no PLAY RECAP in output:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
-
-
-def changed_tasks(result: subprocess.CompletedProcess) -> list[str]:
-    tasks, current = [], ""
-    for line in result.stdout.splitlines():
-        if line.startswith("TASK ["):
-            current = line
-        elif line.startswith("changed:"):
-            tasks.append(current)
-    return tasks
-
-
 def get_json(kubectl, *args: str) -> dict:
     return json.loads(kubectl("get", *args, "-n", NAMESPACE, "-o", "json").stdout)
-
-
-def wait_for(predicate, what: str, timeout: float = 300, interval: float = 3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def deployments_ready(kubectl, names: list[str]) -> bool:
