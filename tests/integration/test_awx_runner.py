@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -143,8 +144,11 @@ def private_data_dir(root: Path, deployer: dict, token: str) -> Path:
     return pdd
 
 
-def run_like_awx(pdd: Path, home: Path, ident: str, playbook: str = "site.yml") -> tuple[int, list[dict]]:
-    """ansible-runner with a scrubbed environment: no KUBECONFIG, an empty HOME (no ~/.kube/config)."""
+def run_like_awx(pdd: Path, home: Path, ident: str, playbook: str = "site.yml", extra_vars: dict | None = None) -> tuple[int, list[dict]]:
+    """ansible-runner with a scrubbed environment: no KUBECONFIG, an empty HOME (no ~/.kube/config).
+
+    extra_vars are a job's own extra variables (a launch-time survey), on top of env/extravars.
+    """
     venv_bin = str(Path(sys.executable).parent)
     env = {"PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
     runner = Path(venv_bin) / "ansible-runner"
@@ -152,6 +156,7 @@ def run_like_awx(pdd: Path, home: Path, ident: str, playbook: str = "site.yml") 
         [
             str(runner), "run", str(pdd), "--playbook", playbook, "--ident", ident,
             "--inventory", str(pdd / "project" / "inventories" / "local"),
+            *(["--cmdline", "-e " + shlex.quote(json.dumps(extra_vars))] if extra_vars else []),
         ],
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -201,6 +206,43 @@ def test_site_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, depl
     assert len(health) == 1
     assert health[0]["outcome"] == "healthy"
     assert not health[0]["changed"]
+
+
+def finance_template(kubectl) -> tuple[str, list[dict]]:
+    """The revision annotation and the app container's env of the finance Deployment."""
+    deployment = json.loads(kubectl("-n", NAMESPACE, "get", "deployment", "finance-service", "-o", "json").stdout)
+    container = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "finance")
+    return deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"], container.get("env") or []
+
+
+def test_rollback_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, deployer, tmp_path):
+    """The "ERP rollback" job template (docs/awx.md): a second revision of finance, then back to the first."""
+    home = tmp_path / "home"
+    home.mkdir()
+    pdd = private_data_dir(tmp_path, deployer, deployer["token"])
+    rc, _events = run_like_awx(pdd, home, "deploy")
+    assert rc == 0, "site.yml failed under ansible-runner with the erp-deployer token"
+    revision, env = finance_template(kubectl)
+    assert all(item["name"] != "AWX_ROLLBACK_TEST" for item in env)
+
+    rc, _events = run_like_awx(pdd, home, "deploy-v2", extra_vars={"erp_services": {"finance": {"env": {"AWX_ROLLBACK_TEST": "v2"}}}})
+    assert rc == 0, "the second revision of finance failed to deploy"
+    revision_2, env_2 = finance_template(kubectl)
+    assert int(revision_2) == int(revision) + 1
+    assert {"name": "AWX_ROLLBACK_TEST", "value": "v2"} in env_2
+
+    rc, events = run_like_awx(pdd, home, "rollback", playbook="playbooks/rollback.yml", extra_vars={"rollback_services": ["finance"]})
+    failed = [e["event_data"].get("task") for e in events if e["event"] == "runner_on_failed" and not e["event_data"].get("ignore_errors")]
+    assert rc == 0, f"playbooks/rollback.yml failed under ansible-runner with the erp-deployer token; failed tasks: {failed}"
+    revision_3, env_3 = finance_template(kubectl)
+    assert int(revision_3) == int(revision_2) + 1
+    assert all(item["name"] != "AWX_ROLLBACK_TEST" for item in env_3)
+    health = [
+        e["event_data"]["res"] for e in events if e["event"] == "runner_on_ok" and e["event_data"].get("resolved_action") == "erp.platform.rollout_health"
+    ]
+    assert [result["outcome"] for result in health] == ["healthy"]
+    verified = {(entry["kind"], entry["name"]) for entry in health[0]["resources"]}
+    assert {name for kind, name in verified if kind in ("Deployment", "StatefulSet")} == {"finance-service"}
 
 
 def test_a_bad_token_is_refused(deployer, tmp_path):
