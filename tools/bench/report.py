@@ -408,6 +408,12 @@ def explain(results, measured, goals, scale, ns, per_n, mem_n, pss_n) -> dict:
     if measured["cold_ratio"] is not None and measured["cold_ratio"] > goals["cold_ratio"]:
         run = _median_run(results["cold"]["ansible"])
         why["cold_ratio"] = f"ansible-playbook costs {su:.1f} s before the first task; {tasks_line(run)}. Largest tasks: {top(run)}"
+        ratio_large = _ratio(per_n[large]["ansible"], per_n[large]["kubectl"])
+        if ratio_large is not None and large != small:
+            why["cold_ratio"] += (
+                f". These are fixed costs of one module run per role that talks to the cluster, not costs of the objects: "
+                f"at {large} services the ratio is {ratio_large:.2f}"
+            )
     if measured["noop_ratio"] is not None and measured["noop_ratio"] > goals["noop_ratio"]:
         run = _median_run(results["noop"]["ansible"])
         why["noop_ratio"] = f"kubectl diff is one process; site.yml re-runs every role: {tasks_line(run)}. Largest tasks: {top(run)}"
@@ -416,6 +422,16 @@ def explain(results, measured, goals, scale, ns, per_n, mem_n, pss_n) -> dict:
         p_large = dict(_profile(_median_run(scale[large]["ansible"])))
         growth = sorted(((name, (sec - p_small.get(name, 0.0)) / (large - small) * 1000) for name, sec in p_large.items()), key=lambda kv: -kv[1])[:3]
         why["marginal_ms"] = "the tasks that grow with the catalog: " + "; ".join(f"{n} {ms:.0f} ms/service" for n, ms in growth)
+        waiting = [name for name in p_large if name.startswith("erp.platform.verify :")]
+        if waiting:
+            total = (sum(p_large.values()) - sum(p_small.values())) / (large - small) * 1000
+            wait = sum(p_large[name] - p_small.get(name, 0.0) for name in waiting) / (large - small) * 1000
+            slope_k = _slope([(n, per_n[n]["kubectl"]["median"]) for n in ns])
+            why["marginal_ms"] += (
+                f". The verification waits for the control plane to create, schedule and start the pods ({wait:.0f} ms/service), "
+                f"as kubectl rollout status does (kubectl's whole slope is {slope_k * 1000:.0f} ms/service); "
+                f"every other task together grows by {total - wait:.0f} ms/service"
+            )
     if measured["success_verdict_s"] is not None and measured["success_verdict_s"] > goals["success_verdict_s"]:
         why["success_verdict_s"] = (
             "measured from outside the module (event seen by the watch to result on the controller), including the module's exit and the result's transfer"
