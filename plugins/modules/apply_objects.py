@@ -19,7 +19,9 @@ description:
   - With O(prune), then deletes the objects of the given kinds that carry the O(prune.selector) labels but whose
     O(prune.keep_label) value is not kept, for example the objects of a service that was disabled. An object applied
     by the same call is never pruned.
-  - The first failing object stops the run; the message names it and quotes the API server's reason.
+  - A failing object stops the run once the other objects of its kind that were already sent are done; later kinds
+    and the prune are not started. The message names the object and quotes the API server's reason, and RV(objects)
+    lists what was applied before.
 options:
   objects:
     description:
