@@ -11,6 +11,7 @@ rollout_watch.connect, so kubernetes.core's authentication options apply.
 
 import copy
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.erp.platform.plugins.module_utils.manifests import describe, object_key
@@ -19,7 +20,6 @@ from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 # Server-maintained fields left out when deciding whether an object changed.
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
-HIDDEN = "<hidden>"
 
 
 class ObjectError(Exception):
@@ -35,17 +35,6 @@ def comparable(obj):
     metadata = result.get("metadata") or {}
     for field in VOLATILE_METADATA:
         metadata.pop(field, None)
-    return result
-
-
-def redacted(obj):
-    """A copy whose Secret values are replaced, for diffs that end up in logs."""
-    if obj is None or obj.get("kind") != "Secret":
-        return obj
-    result = copy.deepcopy(obj)
-    for field in ("data", "stringData"):
-        if isinstance(result.get(field), dict):
-            result[field] = dict.fromkeys(result[field], HIDDEN)
     return result
 
 
@@ -137,6 +126,7 @@ class Cluster:
             raise
 
     def list(self, api_version, kind, namespace=None, label_selector=None):
+        """Objects of a kind in a namespace (cluster-scoped kinds: all of them), with apiVersion and kind filled in."""
         query = [("labelSelector", label_selector)] if label_selector else []
         listing = self.request("GET", self.path(api_version, kind, namespace), query=query)
         items = listing.get("items") or []
@@ -166,6 +156,8 @@ class Cluster:
             raise ObjectError(f"{describe(api_version, kind, namespace, name)}: {api_error_text(exc)}") from exc
         except ObjectError as exc:
             raise ObjectError(f"{describe(api_version, kind, namespace, name)}: {exc}") from exc
+        except Exception as exc:  # transport errors (reset, refused, timed out), named with the object
+            raise ObjectError(f"{describe(api_version, kind, namespace, name)}: request failed: {type(exc).__name__}: {exc}") from exc
         if before is None:
             return "created", None, after
         return ("unchanged" if comparable(before) == comparable(after) else "configured"), before, after
@@ -182,6 +174,8 @@ class Cluster:
             if exc.status == 404:
                 return False
             raise ObjectError(f"deleting {describe(api_version, kind, namespace, name)}: {api_error_text(exc)}") from exc
+        except Exception as exc:  # transport errors, named with the object
+            raise ObjectError(f"deleting {describe(api_version, kind, namespace, name)}: request failed: {type(exc).__name__}: {exc}") from exc
         return True
 
 
@@ -201,8 +195,9 @@ def apply_in_order(cluster, objects, field_manager, force_conflicts, dry_run=Fal
 
     A kind starts only when every object of the run before it is applied, so the order of kinds
     (Namespace, ServiceAccounts, then Deployments, ...) holds as with one request at a time.
-    Appends (object, action, before, after) to done, in input order, and raises the first
-    ObjectError once its run has finished.
+    Appends (object, action, before, after) to done, in input order. After a failure no further
+    object of the run is started (those already in flight, at most parallel - 1, finish and are
+    recorded), and the first ObjectError is raised.
     """
     done = [] if done is None else done
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
@@ -212,13 +207,27 @@ def apply_in_order(cluster, objects, field_manager, force_conflicts, dry_run=Fal
                 cluster.resources(run[0].get("apiVersion"))
             except ObjectError as exc:
                 raise ObjectError(f"{describe(*object_key(run[0]))}: {exc}") from exc
-            futures = [pool.submit(cluster.apply, obj, field_manager, force_conflicts, dry_run) for obj in run]
+            stop = threading.Event()
+
+            def apply_one(obj, stop=stop):
+                if stop.is_set():
+                    return None  # an object of this run failed: nothing more of this kind is sent
+                try:
+                    return cluster.apply(obj, field_manager, force_conflicts, dry_run)
+                except Exception:
+                    stop.set()
+                    raise
+
+            futures = [pool.submit(apply_one, obj) for obj in run]
             failure = None
             for index, future in enumerate(futures):
                 try:
-                    done.append((run[index], *future.result()))
+                    outcome = future.result()
                 except ObjectError as exc:
                     failure = failure or exc
+                    continue
+                if outcome is not None:
+                    done.append((run[index], *outcome))
             if failure:
                 raise failure
     return done

@@ -1,6 +1,12 @@
 # Copyright: (c) 2026, ERP platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What a Kubernetes manifest must have, and how messages name one. No third-party imports."""
+"""What a Kubernetes manifest must have, how messages name one, how a Secret is shown. No third-party imports."""
+
+import copy
+
+HIDDEN = "<hidden>"
+# kubectl apply (client-side) keeps the whole object, Secret data included, in this annotation.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def object_key(obj):
@@ -29,3 +35,17 @@ def check_manifests(objects):
         if missing:
             errors.append(f"objects[{index}]: missing {', '.join(missing)}")
     return errors
+
+
+def redacted(obj):
+    """A copy of a Secret with its values (and kubectl's copy of them) replaced by HIDDEN; anything else as it is."""
+    if not isinstance(obj, dict) or obj.get("kind") != "Secret":
+        return obj
+    result = copy.deepcopy(obj)
+    for field in ("data", "stringData"):
+        if isinstance(result.get(field), dict):
+            result[field] = dict.fromkeys(result[field], HIDDEN)
+    annotations = (result.get("metadata") or {}).get("annotations")
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+        annotations[LAST_APPLIED] = HIDDEN
+    return result

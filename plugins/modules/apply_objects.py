@@ -19,9 +19,9 @@ description:
   - With O(prune), then deletes the objects of the given kinds that carry the O(prune.selector) labels but whose
     O(prune.keep_label) value is not kept, for example the objects of a service that was disabled. An object applied
     by the same call is never pruned.
-  - A failing object stops the run once the other objects of its kind that were already sent are done; later kinds
-    and the prune are not started. The message names the object and quotes the API server's reason, and RV(objects)
-    lists what was applied before.
+  - A failing object stops the run - no further object of its kind is started (at most O(parallel) - 1 already in
+    flight finish), later kinds and the prune are not started - and the message names the object and quotes the API
+    server's reason. RV(objects) lists what was applied.
 options:
   objects:
     description:
@@ -54,7 +54,7 @@ options:
     suboptions:
       namespace:
         description:
-          - Namespace to prune in.
+          - Namespace to prune in. Only namespaced kinds can be pruned.
         type: str
         required: true
       selector:
@@ -109,7 +109,7 @@ attributes:
     details: Values of Secrets are replaced by C(<hidden>) in the diff; use C(no_log) to hide the rest.
 requirements:
   - python >= 3.8
-  - kubernetes >= 24.2.0
+  - kubernetes >= 25.0.0
   - PyYAML, for diff mode
   - the C(kubernetes.core) collection
 notes:
@@ -183,15 +183,21 @@ import copy
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.compat.version import LooseVersion
 
-from ansible_collections.erp.platform.plugins.module_utils.k8s_objects import Cluster, ObjectError, apply_in_order, comparable, prune_candidates, redacted
-from ansible_collections.erp.platform.plugins.module_utils.manifests import check_manifests, describe, object_key
+from ansible_collections.erp.platform.plugins.module_utils.k8s_objects import Cluster, ObjectError, apply_in_order, comparable, prune_candidates
+from ansible_collections.erp.platform.plugins.module_utils.manifests import check_manifests, describe, object_key, redacted
 from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, connect
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 except ImportError:
     AUTH_ARG_SPEC = {}
+
+try:
+    from kubernetes import __version__ as KUBERNETES_VERSION
+except ImportError:
+    KUBERNETES_VERSION = "0"
 
 try:
     import yaml
@@ -203,6 +209,7 @@ except ImportError:
     YAML_IMPORT_ERROR = traceback.format_exc()
 
 ACTIONS = ("created", "configured", "unchanged", "deleted")
+MIN_KUBERNETES = "25.0.0"
 
 
 def argument_spec():
@@ -253,6 +260,15 @@ def diff_entry(key, before, after):
 
 def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
     """Apply, then prune, appending to entries and diffs; raises ObjectError on the first failure."""
+    prune = params["prune"]
+    # The prune request is checked before anything is applied.
+    for spec in prune["kinds"] if prune else []:
+        try:
+            namespaced = cluster.resource(spec["api_version"], spec["kind"])[1]
+        except ObjectError as exc:
+            raise ObjectError(f"prune.kinds: {spec['kind']}: {exc}") from exc
+        if not namespaced:
+            raise ObjectError(f"prune.kinds: {spec['kind']} is cluster-scoped; allowed: namespaced kinds (pruning works within prune.namespace)")
     done = []
     try:
         apply_in_order(cluster, params["objects"], params["field_manager"], params["force_conflicts"], check_mode, params["parallel"], done)
@@ -263,7 +279,6 @@ def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
                 diffs.append(diff_entry(object_key(obj), before, after))
     applied = {object_key(item[0]) for item in done}
 
-    prune = params["prune"]
     if prune:
         for spec in prune["kinds"]:
             keep = spec["keep"] if spec["keep"] is not None else prune["keep"]
@@ -287,6 +302,12 @@ def main():
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
     if not AUTH_ARG_SPEC:
         module.fail_json(msg="the kubernetes.core collection is required (ansible-galaxy collection install kubernetes.core)")
+    if LooseVersion(KUBERNETES_VERSION) < LooseVersion(MIN_KUBERNETES):
+        # Older clients cannot send a server-side apply body (they only serialise JSON content types).
+        module.fail_json(
+            msg=f"the kubernetes Python library {KUBERNETES_VERSION} is too old; allowed: {MIN_KUBERNETES} or newer "
+            f"(pip install 'kubernetes>={MIN_KUBERNETES}')"
+        )
     if module._diff and not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
     params = module.params

@@ -13,12 +13,13 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from ansible_collections.erp.platform.plugins.module_utils import k8s_objects as ko
-from ansible_collections.erp.platform.plugins.module_utils.manifests import check_manifests, describe, object_key
+from ansible_collections.erp.platform.plugins.module_utils.manifests import HIDDEN, LAST_APPLIED, check_manifests, describe, object_key, redacted
 
 DISCOVERY = {
     "/api/v1": [("ServiceAccount", "serviceaccounts", True), ("Service", "services", True), ("Namespace", "namespaces", False)],
     "/apis/apps/v1": [("Deployment", "deployments", True), ("Deployment", "deployments/status", True)],
 }
+MANAGED = {"app.kubernetes.io/managed-by": "erp.platform"}
 PLURALS = {entry[1] for entries in DISCOVERY.values() for entry in entries}
 
 
@@ -28,7 +29,7 @@ class Response:
 
 
 def api_error(status, message):
-    exc = ApiException(status=status, reason={404: "Not Found", 422: "Unprocessable Entity", 500: "Internal Server Error"}[status])
+    exc = ApiException(status=status, reason={403: "Forbidden", 404: "Not Found", 422: "Unprocessable Entity", 500: "Internal Server Error"}[status])
     exc.body = json.dumps({"message": message})
     return exc
 
@@ -42,6 +43,7 @@ class FakeApi:
         self.delay = delay
         self.fail = {}
         self.lock = threading.Lock()
+        self.spans = []
         self.active = 0
         self.max_active = 0
 
@@ -50,12 +52,14 @@ class FakeApi:
             self.calls.append((method, path, dict(query_params or [])))
             self.active += 1
             self.max_active = max(self.max_active, self.active)
+            started = time.monotonic()
         try:
             time.sleep(self.delay)
             return Response(self._answer(path, method, dict(query_params or []), header_params or {}, body))
         finally:
             with self.lock:
                 self.active -= 1
+                self.spans.append((method, path, started, time.monotonic()))
 
     def _answer(self, path, method, query, headers, body):
         if (method, path) in self.fail:
@@ -65,7 +69,12 @@ class FakeApi:
         if path.startswith("/apis/") and path.count("/") == 3:
             raise api_error(404, "the server could not find the requested resource")
         if method == "GET" and path.rsplit("/", 1)[1] in PLURALS:
-            items = [obj for key, obj in self.store.items() if key.rsplit("/", 1)[0] == path]
+            wanted = dict(term.split("=", 1) for term in (query.get("labelSelector") or "").split(",") if term)
+            items = [
+                obj
+                for key, obj in self.store.items()
+                if key.rsplit("/", 1)[0] == path and all((obj["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+            ]
             return {"items": [{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")} for obj in items]}
         if method == "GET":
             if path not in self.store:
@@ -97,13 +106,13 @@ def deployment(name, replicas=1, labels=None):
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "erp", "labels": labels or {"app.kubernetes.io/name": name}},
+        "metadata": {"name": name, "namespace": "erp", "labels": MANAGED | {"app.kubernetes.io/name": name} if labels is None else labels},
         "spec": {"replicas": replicas},
     }
 
 
 def service_account(name):
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "erp", "labels": {"app.kubernetes.io/name": name}}}
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "erp", "labels": MANAGED | {"app.kubernetes.io/name": name}}}
 
 
 def test_apply_reports_created_then_unchanged_then_configured():
@@ -198,22 +207,37 @@ def test_apply_in_order_runs_one_kind_at_a_time_in_parallel_within_it():
     assert [item[0]["metadata"]["name"] for item in done] == [obj["metadata"]["name"] for obj in objects]
     assert {item[1] for item in done} == {"created"}
     assert api.max_active > 1
-    patches = [call[1] for call in api.calls if call[0] == "PATCH"]
-    last_sa = max(i for i, path in enumerate(patches) if "/serviceaccounts/" in path)
-    first_deployment = min(i for i, path in enumerate(patches) if "/deployments/" in path)
-    assert last_sa < first_deployment
+    patches = [span for span in api.spans if span[0] == "PATCH"]
+    last_sa_finished = max(span[3] for span in patches if "/serviceaccounts/" in span[1])
+    first_deployment_started = min(span[2] for span in patches if "/deployments/" in span[1])
+    # The barrier between kinds: no Deployment request starts before every ServiceAccount is applied.
+    assert first_deployment_started >= last_sa_finished
 
 
-def test_apply_in_order_stops_after_the_run_that_failed_and_keeps_what_was_done():
+def test_apply_in_order_stops_after_a_failure_and_keeps_what_was_done():
     api = FakeApi()
     api.fail[("PATCH", "/api/v1/namespaces/erp/serviceaccounts/sa1")] = api_error(422, "bad")
     cluster = ko.Cluster(api)
     done = []
     objects = [service_account("sa0"), service_account("sa1"), service_account("sa2"), deployment("d0")]
     with pytest.raises(ko.ObjectError, match="ServiceAccount/sa1 in namespace erp: 422"):
-        ko.apply_in_order(cluster, objects, "m", True, parallel=2, done=done)
-    assert [item[0]["metadata"]["name"] for item in done] == ["sa0", "sa2"]
-    assert not any("/deployments/" in call[1] for call in api.calls if call[0] == "PATCH")
+        ko.apply_in_order(cluster, objects, "m", True, parallel=1, done=done)
+    assert [item[0]["metadata"]["name"] for item in done] == ["sa0"]
+    patched = [call[1].rsplit("/", 1)[1] for call in api.calls if call[0] == "PATCH"]
+    assert patched == ["sa0", "sa1"]
+
+
+def test_apply_in_order_records_every_object_applied_before_a_transport_error():
+    api = FakeApi(delay=0.01)
+    api.fail[("PATCH", "/api/v1/namespaces/erp/serviceaccounts/sa0")] = ConnectionResetError("connection reset by peer")
+    cluster = ko.Cluster(api)
+    done = []
+    objects = [service_account(f"sa{i}") for i in range(4)]
+    with pytest.raises(ko.ObjectError, match="ServiceAccount/sa0 in namespace erp: request failed: ConnectionResetError: connection reset by peer"):
+        ko.apply_in_order(cluster, objects, "m", True, parallel=4, done=done)
+    applied = {path.rsplit("/", 1)[1] for path in api.store}
+    assert {item[0]["metadata"]["name"] for item in done} == applied
+    assert applied == {"sa1", "sa2", "sa3"}
 
 
 def test_apply_in_order_names_the_object_whose_group_is_not_served():
@@ -227,8 +251,10 @@ def test_list_fills_in_kind_and_delete_tolerates_objects_already_gone():
     api = FakeApi()
     cluster = ko.Cluster(api)
     cluster.apply(deployment("a"), "m", True)
-    items = cluster.list("apps/v1", "Deployment", "erp", "app.kubernetes.io/name")
+    cluster.apply(deployment("b", labels={"app.kubernetes.io/name": "other"}), "m", True)
+    items = cluster.list("apps/v1", "Deployment", "erp", "app.kubernetes.io/name=a")
     assert [(item["apiVersion"], item["kind"], item["metadata"]["name"]) for item in items] == [("apps/v1", "Deployment", "a")]
+    assert [call[2] for call in api.calls if call[1] == "/apis/apps/v1/namespaces/erp/deployments"] == [{"labelSelector": "app.kubernetes.io/name=a"}]
     assert cluster.delete(items[0], dry_run=True) is True
     assert api.store
     assert cluster.delete(items[0]) is True
@@ -249,15 +275,23 @@ def test_prune_candidates_keep_by_label_and_never_touch_protected_objects():
     assert [item["metadata"]["name"] for item in doomed] == ["sales", "nolabel"]
 
 
-def test_redacted_hides_secret_values_only():
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"a": "c2VjcmV0"}, "stringData": {"b": "secret"}}
-    hidden = ko.redacted(secret)
-    assert hidden["data"] == {"a": ko.HIDDEN}
-    assert hidden["stringData"] == {"b": ko.HIDDEN}
+def test_redacted_hides_secret_values_and_kubectls_copy_of_them():
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "annotations": {LAST_APPLIED: '{"data":{"a":"c2VjcmV0"}}', "team": "erp"}},
+        "data": {"a": "c2VjcmV0"},
+        "stringData": {"b": "secret"},
+    }
+    hidden = redacted(secret)
+    assert hidden["data"] == {"a": HIDDEN}
+    assert hidden["stringData"] == {"b": HIDDEN}
+    assert hidden["metadata"]["annotations"] == {LAST_APPLIED: HIDDEN, "team": "erp"}
+    assert "c2VjcmV0" not in json.dumps(hidden)
     assert secret["data"]["a"] == "c2VjcmV0"
     config = {"kind": "ConfigMap", "data": {"a": "visible"}}
-    assert ko.redacted(config) is config
-    assert ko.redacted(None) is None
+    assert redacted(config) is config
+    assert redacted(None) is None
 
 
 def test_check_manifests_names_each_bad_item():
