@@ -14,7 +14,8 @@ description:
     all of them), over one connection. Changes nothing.
   - A kind the cluster does not serve (for example a CRD's group that is not installed) gives an empty result with
     RV(lookups[].served=false), not a failure, so that the caller can report every missing prerequisite at once.
-  - Fails only when the API cannot be reached or refuses a request; the message says which and why.
+  - Fails only when the API cannot be reached or refuses to tell its version; the message says which and why. A
+    lookup the API refuses (for example 403, a missing permission) is reported in RV(lookups[].error) instead.
 options:
   lookups:
     description:
@@ -35,7 +36,7 @@ options:
         description: Name of the one object to read; omit to list all of them.
         type: str
       namespace:
-        description: Namespace, for namespaced kinds.
+        description: Namespace; required for namespaced kinds.
         type: str
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
@@ -100,9 +101,12 @@ lookups:
       description: Whether the cluster serves this kind at all.
       type: bool
     resources:
-      description: The objects found (empty when none, or when the kind is not served).
+      description: The objects found (empty when none, when the kind is not served, or on an error).
       type: list
       elements: dict
+    error:
+      description: Why the lookup could not be done (null when it was), for example C(403 Forbidden - ...).
+      type: str
 """
 
 import copy
@@ -143,15 +147,24 @@ def argument_spec():
 
 
 def look_up(cluster, lookup):
-    entry = {"api_version": lookup["api_version"], "kind": lookup["kind"], "name": lookup["name"], "served": True, "resources": []}
-    if cluster.resources(lookup["api_version"]) is None or lookup["kind"] not in cluster.resources(lookup["api_version"]):
-        entry["served"] = False
-        return entry
-    if lookup["name"]:
-        found = cluster.get(cluster.path(lookup["api_version"], lookup["kind"], lookup["namespace"], lookup["name"]))
-        entry["resources"] = [found] if found else []
-    else:
-        entry["resources"] = cluster.list(lookup["api_version"], lookup["kind"], lookup["namespace"])
+    """One entry of RV(lookups); a read the API refuses is reported in the entry's error, not raised."""
+    entry = {"api_version": lookup["api_version"], "kind": lookup["kind"], "name": lookup["name"], "served": True, "resources": [], "error": None}
+    try:
+        served = cluster.resources(lookup["api_version"])
+        if served is None or lookup["kind"] not in served:
+            entry["served"] = False
+            return entry
+        if served[lookup["kind"]][1] and not lookup["namespace"]:
+            entry["error"] = f"{lookup['kind']} is namespaced: set the lookup's namespace"
+        elif lookup["name"]:
+            found = cluster.get(cluster.path(lookup["api_version"], lookup["kind"], lookup["namespace"], lookup["name"]))
+            entry["resources"] = [found] if found else []
+        else:
+            entry["resources"] = cluster.list(lookup["api_version"], lookup["kind"], lookup["namespace"])
+    except ApiException as exc:
+        entry["error"] = api_error_text(exc)
+    except ObjectError as exc:
+        entry["error"] = str(exc)
     return entry
 
 
@@ -165,6 +178,7 @@ def main():
     try:
         cluster = Cluster(connect({key: params.get(key) for key in AUTH_ARG_SPEC}))
         version = cluster.version()
+        # After the version, the API is known to answer: a lookup it refuses (403) is reported in its entry.
         lookups = [look_up(cluster, lookup) for lookup in params["lookups"]]
     except RuntimeError as exc:
         module.fail_json(msg=str(exc))

@@ -43,6 +43,7 @@ attributes:
   diff_mode:
     description: Returns the old and new content of each file that changes.
     support: full
+    details: The values of Secrets are replaced by C(<hidden>).
 requirements:
   - PyYAML
 seealso:
@@ -59,7 +60,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 written:
-  description: Files created or rewritten.
+  description: Files created, rewritten, or whose permissions were set to O(mode).
   returned: always
   type: list
   elements: str
@@ -82,7 +83,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.erp.platform.plugins.module_utils.manifests import check_manifests
+from ansible_collections.erp.platform.plugins.module_utils.manifests import HIDDEN, check_manifests, redacted
 
 try:
     import yaml
@@ -100,6 +101,19 @@ def file_name(obj):
 
 def manifest_text(obj):
     return "---\n" + yaml.safe_dump(obj, default_flow_style=False, sort_keys=False, indent=2, width=10**6)
+
+
+def shown(text):
+    """File content as a diff may show it: a Secret's values replaced."""
+    if not text:
+        return ""
+    try:
+        docs = [doc for doc in yaml.safe_load_all(text) if doc]
+    except yaml.YAMLError:
+        return HIDDEN  # not ours to show if it does not even parse
+    if not any(isinstance(doc, dict) and doc.get("kind") == "Secret" for doc in docs):
+        return text
+    return "".join(manifest_text(redacted(doc)) for doc in docs)
 
 
 def read_text(path):
@@ -149,13 +163,15 @@ def main():
         for name, text in wanted.items():
             path = os.path.join(directory, name)
             old = read_text(path)
-            if old == text:
+            if old == text and (os.stat(path).st_mode & 0o7777) == mode:
                 unchanged += 1
-                if not module.check_mode and (os.stat(path).st_mode & 0o7777) != mode:
-                    os.chmod(path, mode)
                 continue
             written.append(path)
-            diffs.append({"before": old or "", "after": text, "before_header": path, "after_header": path})
+            if old == text:  # only the permissions change, for example to 0600 for a Secret
+                if not module.check_mode:
+                    os.chmod(path, mode)
+                continue
+            diffs.append({"before": shown(old), "after": shown(text), "before_header": path, "after_header": path})
             if not module.check_mode:
                 temporary = path + ".tmp"
                 with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w", encoding="utf-8") as handle:
@@ -167,7 +183,7 @@ def main():
                 if name not in wanted:
                     path = os.path.join(directory, name)
                     removed.append(path)
-                    diffs.append({"before": read_text(path) or "", "after": "", "before_header": path, "after_header": path})
+                    diffs.append({"before": shown(read_text(path)), "after": "", "before_header": path, "after_header": path})
                     if not module.check_mode:
                         os.remove(path)
     except OSError as exc:

@@ -258,3 +258,27 @@ def test_a_bad_token_is_refused(deployer, tmp_path):
     assert failed, "the run failed before any task: not the credential that stopped it"
     # Stopped by preflight's cluster check, before anything could change.
     assert failed[0].get("role") == "preflight", failed[0].get("task")
+
+
+def test_a_token_without_the_preflight_reads_is_told_which_permission_is_missing(kubectl, deployer, tmp_path):
+    """A ServiceAccount with no role at all: preflight names the reads it may not do, not an unreachable API."""
+    kubectl("-n", NAMESPACE, "create", "serviceaccount", "erp-no-roles")
+    token = kubectl("-n", NAMESPACE, "create", "token", "erp-no-roles", "--duration", "10m").stdout.strip()
+    home = tmp_path / "home"
+    home.mkdir()
+    pdd = private_data_dir(tmp_path, deployer, token)
+
+    rc, events = run_like_awx(pdd, home, "no-roles")
+
+    assert rc != 0
+    failed = [e["event_data"] for e in events if e["event"] == "runner_on_failed"]
+    assert failed, "the run failed before any task"
+    assert failed[0].get("role") == "preflight", failed[0].get("task")
+    msg = failed[0]["res"]["msg"]
+    assert "not reachable" not in msg
+    assert "cannot read StorageClass (list) (403 Forbidden" in msg
+    assert "cannot read CustomResourceDefinition components.dapr.io (403 Forbidden" in msg
+    assert "grant the identity get and list on it (docs/rbac/erp-deployer.yaml)" in msg
+    # A refused read is not also reported as a missing object.
+    assert "install the Dapr" not in msg
+    assert "a default StorageClass" not in msg

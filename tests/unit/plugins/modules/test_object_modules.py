@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -11,7 +12,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.erp.platform.plugins.filter.manifests import manifests
 from ansible_collections.erp.platform.plugins.module_utils import k8s_objects as ko
 from ansible_collections.erp.platform.plugins.modules import apply_objects, cluster_facts, write_manifests
-from ansible_collections.erp.platform.tests.unit.plugins.module_utils.test_k8s_objects import FakeApi, deployment, service_account
+from ansible_collections.erp.platform.tests.unit.plugins.module_utils.test_k8s_objects import FakeApi, api_error, deployment, service_account
 
 
 def own_options(module, spec):
@@ -69,10 +70,33 @@ def test_write_manifests_writes_once_prunes_and_checks(tmp_path, capsys):
     assert (target / "deployment-b.yaml").exists()
     assert checked["diff"][0]["after"] == ""
 
-    pruned = run_module(write_manifests, {"path": str(target), "objects": objects[:2], "mode": "0600"}, capsys)
+    pruned = run_module(write_manifests, {"path": str(target), "objects": objects[:2]}, capsys)
     assert pruned["removed"] == [str(target / "deployment-b.yaml")]
     assert sorted(os.listdir(target)) == ["deployment-a.yaml", "notes.txt", "serviceaccount-a.yaml"]
+
+    # Only the permissions change (a component switched to no_log): reported, and done outside check mode.
+    checked = run_module(write_manifests, {"path": str(target), "objects": objects[:2], "mode": "0600"}, capsys, check_mode=True)
+    assert checked["changed"] is True
+    assert stat.S_IMODE((target / "deployment-a.yaml").stat().st_mode) == 0o644
+    private = run_module(write_manifests, {"path": str(target), "objects": objects[:2], "mode": "0600"}, capsys)
+    assert private["changed"] is True
+    assert sorted(private["written"]) == [str(target / "deployment-a.yaml"), str(target / "serviceaccount-a.yaml")]
     assert stat.S_IMODE((target / "deployment-a.yaml").stat().st_mode) == 0o600
+
+
+def test_write_manifests_diff_hides_secret_values(tmp_path, capsys):
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "erp"}, "stringData": {"token": "first-secret"}}
+    run_module(write_manifests, {"path": str(tmp_path), "objects": [secret], "mode": "0600"}, capsys)
+    secret["stringData"]["token"] = "second-secret"
+    changed = run_module(write_manifests, {"path": str(tmp_path), "objects": [secret], "mode": "0600"}, capsys, diff=True)
+    assert changed["changed"] is True
+    shown = json.dumps(changed["diff"])
+    assert "first-secret" not in shown
+    assert "second-secret" not in shown
+    assert "<hidden>" in changed["diff"][0]["after"]
+    assert "second-secret" in (tmp_path / "secret-s.yaml").read_text()
+    removed = run_module(write_manifests, {"path": str(tmp_path), "objects": []}, capsys, diff=True)
+    assert "second-secret" not in json.dumps(removed["diff"])
 
 
 def test_write_manifests_refuses_bad_objects_and_modes(tmp_path, capsys):
@@ -126,6 +150,14 @@ def test_apply_all_applies_then_prunes_what_is_not_kept(tmp_path):
     assert "/apis/apps/v1/namespaces/erp/deployments/b" in api.store  # check mode deletes nothing
 
 
+def test_apply_all_refuses_to_prune_cluster_scoped_kinds_before_applying():
+    api = FakeApi()
+    prune = dict(PRUNE, kinds=[{"api_version": "v1", "kind": "Namespace", "keep": None}])
+    with pytest.raises(ko.ObjectError, match=re.escape("prune.kinds: Namespace is cluster-scoped; allowed: namespaced kinds")):
+        apply_objects.apply_all(ko.Cluster(api), params([deployment("a")], prune), False, False, [], [])
+    assert api.store == {}
+
+
 def test_apply_all_diff_hides_secret_values():
     cluster = ko.Cluster(FakeApi())
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "erp"}, "spec": {"type": "ClusterIP"}}
@@ -174,3 +206,15 @@ def test_cluster_facts_looks_up_by_name_lists_and_reports_unserved_kinds():
     crd = cluster_facts.look_up(cluster, {"api_version": "dapr.io/v1alpha1", "kind": "Component", "name": "pubsub", "namespace": "erp"})
     assert crd["served"] is False
     assert crd["resources"] == []
+    assert crd["error"] is None
+    bare = cluster_facts.look_up(cluster, {"api_version": "v1", "kind": "ServiceAccount", "name": None, "namespace": None})
+    assert bare["error"] == "ServiceAccount is namespaced: set the lookup's namespace"
+
+
+def test_cluster_facts_reports_a_refused_lookup_in_its_entry():
+    api = FakeApi()
+    api.fail[("GET", "/api/v1/namespaces/erp/serviceaccounts")] = api_error(403, 'serviceaccounts is forbidden: User "x" cannot list resource')
+    entry = cluster_facts.look_up(ko.Cluster(api), {"api_version": "v1", "kind": "ServiceAccount", "name": None, "namespace": "erp"})
+    assert entry["served"] is True
+    assert entry["resources"] == []
+    assert entry["error"] == '403 Forbidden: serviceaccounts is forbidden: User "x" cannot list resource'
