@@ -226,6 +226,9 @@ def apply_in_order(cluster, objects, field_manager, force_conflicts, dry_run=Fal
                 except ObjectError as exc:
                     failure = failure or exc
                     continue
+                except Exception as exc:  # not expected (apply names its errors), but never lost
+                    failure = failure or ObjectError(f"{describe(*object_key(run[index]))}: {type(exc).__name__}: {exc}")
+                    continue
                 if outcome is not None:
                     done.append((run[index], *outcome))
             if failure:

@@ -186,7 +186,7 @@ def main():
                     diffs.append({"before": shown(read_text(path)), "after": "", "before_header": path, "after_header": path})
                     if not module.check_mode:
                         os.remove(path)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: an existing *.yaml that is not UTF-8 text
         module.fail_json(msg=f"cannot write the manifests into {directory}: {exc}", written=written, removed=removed)
 
     result = {"changed": bool(written or removed), "written": written, "removed": removed, "unchanged": unchanged}

@@ -107,6 +107,11 @@ def test_write_manifests_refuses_bad_objects_and_modes(tmp_path, capsys):
     assert twice["msg"] == "objects: two objects would both be written to deployment-a.yaml"
     mode = run_module(write_manifests, {"path": str(tmp_path), "objects": [], "mode": "rw"}, capsys)
     assert mode["msg"] == "mode: got 'rw'; allowed: an octal string such as 0644"
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe not text")
+    binary = run_module(write_manifests, {"path": str(tmp_path), "objects": [deployment("a")]}, capsys)
+    assert binary["msg"].startswith(f"cannot write the manifests into {tmp_path}: 'utf-8' codec can't decode")
+    (tmp_path / "binary.yaml").unlink()
+    (tmp_path / "deployment-a.yaml").unlink()
     sneaky = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "../x"}}
     escaped = run_module(write_manifests, {"path": str(tmp_path), "objects": [sneaky]}, capsys)
     assert "is not a plain file name" in escaped["msg"]
