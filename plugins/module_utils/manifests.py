@@ -1,8 +1,21 @@
 # Copyright: (c) 2026, ERP platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What a Kubernetes manifest must have, how messages name one, how a Secret is shown. No third-party imports."""
+"""What a Kubernetes manifest must have, how messages name one, how a Secret is shown, how one is written as YAML.
+
+PyYAML is optional here (HAS_YAML): only the YAML helpers need it.
+"""
 
 import copy
+import traceback
+
+try:
+    import yaml
+
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError:
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
 
 HIDDEN = "<hidden>"
 # kubectl apply (client-side) keeps the whole object, Secret data included, in this annotation.
@@ -49,3 +62,16 @@ def redacted(obj):
     if isinstance(annotations, dict) and LAST_APPLIED in annotations:
         annotations[LAST_APPLIED] = HIDDEN
     return result
+
+
+def yaml_document(obj):
+    """One object as block-style YAML, keys in their given order, long strings on one line."""
+    return yaml.safe_dump(obj, default_flow_style=False, sort_keys=False, indent=2, width=10**6)
+
+
+def yaml_documents(text):
+    """The non-empty documents of a YAML string, or None when it does not parse."""
+    try:
+        return [doc for doc in yaml.safe_load_all(text) if doc]
+    except yaml.YAMLError:
+        return None

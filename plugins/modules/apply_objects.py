@@ -179,42 +179,27 @@ counts:
   sample: {created: 0, configured: 1, unchanged: 43, deleted: 4}
 """
 
-import copy
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.compat.version import LooseVersion
 
+from ansible_collections.erp.platform.plugins.module_utils.k8s_module import auth_argument_spec, connect_or_fail
 from ansible_collections.erp.platform.plugins.module_utils.k8s_objects import Cluster, ObjectError, apply_in_order, comparable, prune_candidates
-from ansible_collections.erp.platform.plugins.module_utils.manifests import check_manifests, describe, object_key, redacted
-from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, connect
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-except ImportError:
-    AUTH_ARG_SPEC = {}
-
-try:
-    from kubernetes import __version__ as KUBERNETES_VERSION
-except ImportError:
-    KUBERNETES_VERSION = "0"
-
-try:
-    import yaml
-
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
-except ImportError:
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = traceback.format_exc()
+from ansible_collections.erp.platform.plugins.module_utils.manifests import (
+    HAS_YAML,
+    YAML_IMPORT_ERROR,
+    check_manifests,
+    describe,
+    object_key,
+    redacted,
+    yaml_document,
+)
 
 ACTIONS = ("created", "configured", "unchanged", "deleted")
+# Older clients cannot send a server-side apply body (they serialise only JSON content types).
 MIN_KUBERNETES = "25.0.0"
 
 
 def argument_spec():
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
-    spec.update(
+    return auth_argument_spec(
         objects={"type": "list", "elements": "dict", "required": True},
         field_manager={"type": "str", "default": "erp.platform"},
         force_conflicts={"type": "bool", "default": True},
@@ -239,7 +224,6 @@ def argument_spec():
             },
         },
     )
-    return spec
 
 
 def entry(key, action):
@@ -250,7 +234,7 @@ def entry(key, action):
 def yaml_text(obj):
     if obj is None:
         return ""
-    return yaml.safe_dump(redacted(comparable(obj)), default_flow_style=False, sort_keys=False)
+    return yaml_document(redacted(comparable(obj)))
 
 
 def diff_entry(key, before, after):
@@ -298,16 +282,6 @@ def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    if not AUTH_ARG_SPEC:
-        module.fail_json(msg="the kubernetes.core collection is required (ansible-galaxy collection install kubernetes.core)")
-    if LooseVersion(KUBERNETES_VERSION) < LooseVersion(MIN_KUBERNETES):
-        # Older clients cannot send a server-side apply body (they only serialise JSON content types).
-        module.fail_json(
-            msg=f"the kubernetes Python library {KUBERNETES_VERSION} is too old; allowed: {MIN_KUBERNETES} or newer "
-            f"(pip install 'kubernetes>={MIN_KUBERNETES}')"
-        )
     if module._diff and not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
     params = module.params
@@ -319,10 +293,7 @@ def main():
     if params["prune"] and not params["prune"]["selector"].strip():
         module.fail_json(msg="prune.selector: got an empty selector; allowed: a non-empty label selector")
 
-    try:
-        cluster = Cluster(connect({key: params.get(key) for key in AUTH_ARG_SPEC}))
-    except RuntimeError as exc:
-        module.fail_json(msg=str(exc))
+    cluster = Cluster(connect_or_fail(module, min_kubernetes=MIN_KUBERNETES))
 
     entries, diffs = [], []
     failure = None

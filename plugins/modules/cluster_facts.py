@@ -109,28 +109,15 @@ lookups:
       type: str
 """
 
-import copy
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
+from ansible_collections.erp.platform.plugins.module_utils.k8s_module import auth_argument_spec, connect_or_fail
 from ansible_collections.erp.platform.plugins.module_utils.k8s_objects import Cluster, ObjectError
-from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    ApiException,
-    api_error_text,
-    connect,
-)
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-except ImportError:
-    AUTH_ARG_SPEC = {}
+from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import ApiException, api_error_text
 
 
 def argument_spec():
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
-    spec.update(
+    return auth_argument_spec(
         lookups={
             "type": "list",
             "elements": "dict",
@@ -143,7 +130,6 @@ def argument_spec():
             },
         },
     )
-    return spec
 
 
 def look_up(cluster, lookup):
@@ -170,18 +156,11 @@ def look_up(cluster, lookup):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    if not AUTH_ARG_SPEC:
-        module.fail_json(msg="the kubernetes.core collection is required (ansible-galaxy collection install kubernetes.core)")
-    params = module.params
+    cluster = Cluster(connect_or_fail(module))
     try:
-        cluster = Cluster(connect({key: params.get(key) for key in AUTH_ARG_SPEC}))
         version = cluster.version()
         # After the version, the API is known to answer: a lookup it refuses (403) is reported in its entry.
-        lookups = [look_up(cluster, lookup) for lookup in params["lookups"]]
-    except RuntimeError as exc:
-        module.fail_json(msg=str(exc))
+        lookups = [look_up(cluster, lookup) for lookup in module.params["lookups"]]
     except ObjectError as exc:
         module.fail_json(msg=str(exc))
     except ApiException as exc:

@@ -373,11 +373,11 @@ rolled_back:
       sample: 2 of 2 updated replicas are available
 """
 
-import copy
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.erp.platform.plugins.module_utils.k8s_module import auth_argument_spec, connect_or_fail
 from ansible_collections.erp.platform.plugins.module_utils.rollout_report import (
     failure_message,
     headline,
@@ -387,23 +387,11 @@ from ansible_collections.erp.platform.plugins.module_utils.rollout_report import
 )
 from ansible_collections.erp.platform.plugins.module_utils.rollout_rollback import roll_back, rollback_candidates
 from ansible_collections.erp.platform.plugins.module_utils.rollout_status import WORKLOAD_KINDS
-from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    RolloutWatch,
-    Selection,
-    connect,
-)
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-except ImportError:
-    AUTH_ARG_SPEC = {}
+from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import RolloutWatch, Selection
 
 
 def argument_spec():
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
-    spec.update(
+    return auth_argument_spec(
         namespace={"type": "str", "required": True},
         label_selector={"type": "str"},
         names={"type": "list", "elements": "str", "default": []},
@@ -419,7 +407,6 @@ def argument_spec():
         rollback={"type": "bool", "default": False},
         rollback_timeout={"type": "int", "default": 120},
     )
-    return spec
 
 
 def _check_numbers(module):
@@ -430,10 +417,6 @@ def _check_numbers(module):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR)
-    if not AUTH_ARG_SPEC:
-        module.fail_json(msg="the kubernetes.core collection is required (ansible-galaxy collection install kubernetes.core)")
     _check_numbers(module)
     params = module.params
     try:
@@ -441,10 +424,7 @@ def main():
     except ValueError as exc:
         module.fail_json(msg=f"label_selector/names: {exc}")
 
-    try:
-        api_client = connect({key: params.get(key) for key in AUTH_ARG_SPEC})
-    except RuntimeError as exc:
-        module.fail_json(msg=str(exc))
+    api_client = connect_or_fail(module)
 
     options = {
         key: params[key]

@@ -79,20 +79,18 @@ unchanged:
 """
 
 import os
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.erp.platform.plugins.module_utils.manifests import HIDDEN, check_manifests, redacted
-
-try:
-    import yaml
-
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
-except ImportError:
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = traceback.format_exc()
+from ansible_collections.erp.platform.plugins.module_utils.manifests import (
+    HAS_YAML,
+    HIDDEN,
+    YAML_IMPORT_ERROR,
+    check_manifests,
+    redacted,
+    yaml_document,
+    yaml_documents,
+)
 
 
 def file_name(obj):
@@ -100,16 +98,15 @@ def file_name(obj):
 
 
 def manifest_text(obj):
-    return "---\n" + yaml.safe_dump(obj, default_flow_style=False, sort_keys=False, indent=2, width=10**6)
+    return "---\n" + yaml_document(obj)
 
 
 def shown(text):
     """File content as a diff may show it: a Secret's values replaced."""
     if not text:
         return ""
-    try:
-        docs = [doc for doc in yaml.safe_load_all(text) if doc]
-    except yaml.YAMLError:
+    docs = yaml_documents(text)
+    if docs is None:
         return HIDDEN  # not ours to show if it does not even parse
     if not any(isinstance(doc, dict) and doc.get("kind") == "Secret" for doc in docs):
         return text

@@ -10,13 +10,14 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.erp.platform.plugins.filter.manifests import manifests
+from ansible_collections.erp.platform.plugins.module_utils import k8s_module
 from ansible_collections.erp.platform.plugins.module_utils import k8s_objects as ko
 from ansible_collections.erp.platform.plugins.modules import apply_objects, cluster_facts, write_manifests
 from ansible_collections.erp.platform.tests.unit.plugins.module_utils.test_k8s_objects import FakeApi, api_error, deployment, service_account
 
 
 def own_options(module, spec):
-    return {name: value for name, value in spec.items() if name not in module.AUTH_ARG_SPEC}
+    return {name: value for name, value in spec.items() if name not in k8s_module.AUTH_ARG_SPEC}
 
 
 def compare(doc_options, spec_options):

@@ -2,13 +2,14 @@
 
 import yaml
 
+from ansible_collections.erp.platform.plugins.module_utils import k8s_module
 from ansible_collections.erp.platform.plugins.modules import rollout_health
 
 
 def test_documented_options_match_argument_spec():
     doc = yaml.safe_load(rollout_health.DOCUMENTATION)
     spec = rollout_health.argument_spec()
-    own = {name: value for name, value in spec.items() if name not in rollout_health.AUTH_ARG_SPEC}
+    own = {name: value for name, value in spec.items() if name not in k8s_module.AUTH_ARG_SPEC}
     assert set(doc["options"]) == set(own)
     for name, option in doc["options"].items():
         assert option.get("type", "str") == own[name].get("type", "str"), name
