@@ -5,6 +5,8 @@
 Pure functions over verdicts (see rollout_status), importable without Ansible.
 """
 
+import re
+
 from ansible_collections.erp.platform.plugins.module_utils.rollout_status import (
     CURRENT,
     FAILED,
@@ -12,6 +14,7 @@ from ansible_collections.erp.platform.plugins.module_utils.rollout_status import
     NOT_FOUND,
     SUSPENDED,
     TERMINATING,
+    admission_core,
     describe_fault,
     parse_time,
 )
@@ -24,6 +27,9 @@ _KIND_RANK = {"Deployment": 0, "StatefulSet": 1, "DaemonSet": 2, "Job": 3, "Serv
 RESULT_KEYS = ("kind", "name", "status", "image", "ready", "desired", "revision", "rollout_seconds", "seconds_to_ready", "message", "fault", "events")
 
 MESSAGE_WIDTH = 72
+
+# The " (xN)" that warning_events appends to a repeated event.
+_COUNT_RE = re.compile(r" \(x\d+\)$")
 
 
 def order(verdicts):
@@ -168,6 +174,23 @@ def rollback_message(rollbacks):
     return "; ".join(texts)
 
 
+def new_events(lines, message):
+    """The event lines (from warning_events) that add to ``message``: not one that only repeats it.
+
+    A FailedCreate event repeats the ReplicaFailure condition as "Error creating: <the same refusal>",
+    each time for another generated pod name; those count as repeats too.
+    """
+    core = admission_core(message)
+    kept = []
+    for line in lines or []:
+        text = line.split(": ", 1)[-1]
+        text = _COUNT_RE.sub("", text)
+        if text in message or (admission_core(text) and admission_core(text) in core):
+            continue
+        kept.append(line)
+    return kept
+
+
 def attach_events(fault, events):
     """Add the pod's recent Warning events to a fault; returns the fault."""
     if fault is not None:
@@ -180,6 +203,7 @@ __all__ = [
     "describe_fault",
     "failure_message",
     "headline",
+    "new_events",
     "order",
     "result_entry",
     "rollback_message",

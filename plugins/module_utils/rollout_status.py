@@ -13,7 +13,7 @@ problem behind a fail-fast verdict, or None).
 
 The workload rules are kubectl's ``rollout status`` rules; the fail-fast rules
 add what kubectl and kstatus miss (image pulls, crash loops, pods that never
-become Ready, unschedulable pods, admission failures).
+become Ready, unschedulable pods, pods refused by admission).
 """
 
 import calendar
@@ -332,27 +332,104 @@ def deployment_status(deployment, replicasets, pods, now, opts):
         new_pods = [p for p in pods if controller_uid(p) == uid]
         _apply_fault(result, first_pod_fault(new_pods, now, opts["unschedulable_grace"], opts["not_ready_grace"]), opts["fail_fast"])
         if result["status"] == IN_PROGRESS:
-            # Pods the ReplicaSet cannot even create (quota, admission such as PodSecurity).
-            failure = condition(new_rs, "ReplicaFailure") or condition(deployment, "ReplicaFailure")
-            if failure and failure.get("status") == "True":
-                age = _age(failure.get("lastTransitionTime"), now)
-                found = {
-                    "pod": None,
-                    "container": None,
-                    "init": False,
-                    "reason": failure.get("reason") or "ReplicaFailure",
-                    "message": failure.get("message") or "",
-                    "restarts": 0,
-                }
-                if age is None or age >= opts["unschedulable_grace"]:
-                    result["fault"] = found
-                    text = "ReplicaSet {} cannot create pods: {} ({})".format(_meta(new_rs).get("name"), found["reason"], found["message"])
-                    if opts["fail_fast"]:
-                        result["status"] = FAILED
-                        result["message"] = text
-                    else:
-                        result["message"] += "; " + text
+            _apply_replica_failure(result, new_rs, deployment, now, opts)
     return result
+
+
+# ---------------------------------------------------------------------------
+# Pods refused at creation (admission)
+
+# The API error the ReplicaSet controller copies into its ReplicaFailure condition (and into the
+# FailedCreate event, prefixed "Error creating: ") starts with the refused pod's generated name.
+_FORBIDDEN_PREFIX_RE = re.compile(r'^pods? "[^"]*" is forbidden: ')
+_POD_SECURITY_RE = re.compile(r'violates PodSecurity "([^"]+)": (.*)$', re.S)
+_POD_SECURITY_CONTAINER_RE = re.compile(r'containers? "([^"]+)"')
+_QUOTA_RE = re.compile(r"(?:exceeded quota|failed quota|status unknown for quota): ([^\s,:]+)")
+_LIMIT_RANGE_RE = re.compile(r"(?:maximum|minimum) \S+ usage per (?:Container|Pod|PersistentVolumeClaim) is|max limit to request ratio per")
+_WEBHOOK_RE = re.compile(r'admission webhook "([^"]+)" denied the request')
+_POLICY_RE = re.compile(r"ValidatingAdmissionPolicy '([^']+)'(?: with binding '[^']*')? denied request")
+
+
+def admission_refusal(message):
+    """Which admission refused a pod, from the API error text: a dict or None when none is recognised.
+
+    ``admission`` (PodSecurity, ResourceQuota, LimitRange, webhook NAME, ValidatingAdmissionPolicy NAME),
+    ``detail`` (the Pod Security level and its violations, or the quota's name), ``container`` (the
+    first container Pod Security names, else None) and ``permanent``: waiting cannot help, because the
+    same template is refused again (a quota, in contrast, can free up while old pods terminate).
+    """
+    text = _FORBIDDEN_PREFIX_RE.sub("", (message or "").strip())
+    match = _POD_SECURITY_RE.search(text)
+    if match:
+        container = _POD_SECURITY_CONTAINER_RE.search(match.group(2))
+        return {
+            "admission": "PodSecurity",
+            "detail": f"{match.group(1)}: {match.group(2)}",
+            "container": container.group(1) if container else None,
+            "permanent": True,
+        }
+    match = _QUOTA_RE.search(text)
+    if match:
+        return {"admission": "ResourceQuota", "detail": "quota " + match.group(1), "container": None, "permanent": False}
+    if _LIMIT_RANGE_RE.search(text):
+        return {"admission": "LimitRange", "detail": text, "container": None, "permanent": True}
+    match = _WEBHOOK_RE.search(text)
+    if match:
+        return {"admission": "webhook " + match.group(1), "detail": text, "container": None, "permanent": True}
+    match = _POLICY_RE.search(text)
+    if match:
+        return {"admission": "ValidatingAdmissionPolicy " + match.group(1), "detail": text, "container": None, "permanent": True}
+    return None
+
+
+def admission_core(text):
+    """The admission's own words of a refusal: without "Error creating: " and the generated pod name."""
+    text = (text or "").strip()
+    for prefix in ("(combined from similar events): ", "Error creating: "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    return _FORBIDDEN_PREFIX_RE.sub("", text)
+
+
+def _apply_replica_failure(result, new_rs, deployment, now, opts):
+    """Pods the ReplicaSet cannot even create: quota, LimitRange, PodSecurity, a webhook.
+
+    The controller puts the API's refusal, in full, into the ReplicaSet's ReplicaFailure condition
+    (reason FailedCreate) and copies it to the Deployment. A refusal that waiting cannot heal fails at
+    once; any other (a quota that frees up as old pods go) after ``unschedulable_grace``.
+    """
+    failure = condition(new_rs, "ReplicaFailure") or condition(deployment, "ReplicaFailure")
+    if not failure or failure.get("status") != "True":
+        return
+    message = failure.get("message") or ""
+    refusal = admission_refusal(message)
+    age = _age(failure.get("lastTransitionTime"), now)
+    since = opts.get("since")
+    changed = parse_time(failure.get("lastTransitionTime"))
+    stale = bool(since) and changed is not None and changed < since
+    if stale:
+        # Set before this watch began (the controller keeps the first time while retrying): give the
+        # retry the grace, counted from the start of this watch, whatever the admission.
+        age = max(0.0, now - since)
+    if (stale or not (refusal and refusal["permanent"])) and age is not None and age < opts["unschedulable_grace"]:
+        return
+    found = {
+        "pod": None,
+        "container": refusal["container"] if refusal else None,
+        "init": False,
+        "reason": failure.get("reason") or "ReplicaFailure",
+        "message": message,
+        "restarts": 0,
+    }
+    result["fault"] = found
+    result["replicaset"] = _meta(new_rs).get("name")
+    by = " by {}".format(refusal["admission"]) if refusal else ""
+    text = "ReplicaSet {} cannot create pods ({}{}): {}".format(_meta(new_rs).get("name"), found["reason"], by, message)
+    if opts["fail_fast"]:
+        result["status"] = FAILED
+        result["message"] = text
+    else:
+        result["message"] += "; " + text
 
 
 def _rollout_seconds(new_rs, progressing):

@@ -18,6 +18,7 @@ import traceback
 
 from ansible_collections.erp.platform.plugins.module_utils.rollout_report import (
     attach_events,
+    new_events,
     order,
 )
 from ansible_collections.erp.platform.plugins.module_utils.rollout_status import (
@@ -531,10 +532,15 @@ class RolloutWatch:
                 if fault and fault.get("pod"):
                     attach_events(fault, self._events_for("Pod", fault["pod"]))
                     verdict["events"] = fault["events"]
+                elif fault and verdict.get("replicaset"):
+                    # Pods refused at creation: the ReplicaSet controller's FailedCreate events are on the ReplicaSet.
+                    attach_events(fault, self._events_for("ReplicaSet", verdict["replicaset"]))
+                    verdict["events"] = fault["events"]
                 elif verdict["status"] == FAILED:
                     verdict["events"] = attach_events({}, self._events_for(verdict["kind"], verdict["name"]))["events"]
-                # An event that only repeats the condition message adds nothing.
-                verdict["events"] = [e for e in verdict.get("events") or [] if e.split(": ", 1)[-1] not in verdict["message"]]
+                verdict["events"] = new_events(verdict.get("events"), verdict["message"])
+                if fault and "events" in fault:
+                    fault["events"] = verdict["events"]
         return {"outcome": outcome, "verdicts": ordered, "elapsed": elapsed, "message": message, "caches": self.caches}
 
 

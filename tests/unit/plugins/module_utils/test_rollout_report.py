@@ -233,3 +233,35 @@ def test_plan_rollback_deployment_and_job():
 )
 def test_rollback_candidates_are_failed_workloads_only(status, kind, expected):
     assert bool(rollback.rollback_candidates([verdict(kind, "x", status)])) is expected
+
+
+def test_new_events_drops_failed_create_events_that_repeat_the_refusal():
+    refusal = (
+        'pods "finance-service-7c9d8f6b5-x7k2p" is forbidden: violates PodSecurity "restricted:latest": '
+        'unrestricted capabilities (container "daprd" must set securityContext.capabilities.drop=["ALL"])'
+    )
+    message = "ReplicaSet finance-service-7c9d8f6b5 cannot create pods (FailedCreate by PodSecurity): " + refusal
+    # As the ReplicaSet controller records them: one per attempt, each for another generated pod name.
+    events = [
+        {
+            "type": "Warning",
+            "reason": "FailedCreate",
+            "message": "Error creating: " + refusal.replace("x7k2p", suffix),
+            "count": 1,
+            "lastTimestamp": f"2027-01-15T08:00:0{i}Z",
+        }
+        for i, suffix in enumerate(("a1b2c", "d3e4f"))
+    ]
+    events.append({"type": "Warning", "reason": "FailedCreate", "message": "(combined from similar events): Error creating: " + refusal, "count": 7})
+    mount = {"type": "Warning", "reason": "FailedMount", "message": 'MountVolume.SetUp failed for volume "x"', "count": 1}
+    events.append(dict(mount, lastTimestamp="2027-01-15T08:00:09Z"))
+    lines = report.warning_events(events, limit=5)
+    assert len(lines) == 4
+    assert report.new_events(lines, message) == ['FailedMount: MountVolume.SetUp failed for volume "x"']
+
+
+def test_new_events_keeps_kubelet_back_off_events():
+    lines = ["BackOff: Back-off restarting failed container finance in pod finance-service-7c9d8f6b5-x7k2p_erp-system(uid) (x4)"]
+    message = "pod finance-service-7c9d8f6b5-x7k2p container finance: CrashLoopBackOff (back-off 40s restarting failed container=finance); last exit code 1"
+    assert report.new_events(lines, message) == lines
+    assert report.new_events(["Failed: Error: ErrImagePull"], "x: ImagePullBackOff (Error: ErrImagePull)") == []

@@ -233,7 +233,7 @@ def test_startup_probe_not_yet_passed_is_not_not_ready():
     assert dep_status(dep, sets, pods)["status"] == rs.IN_PROGRESS
 
 
-def test_replica_failure_from_admission_fails_after_grace():
+def test_replica_failure_from_admission_fails():
     dep = deployment(updated=0, status_replicas=0, available=0, revision="1")
     new = replicaset(dep, 1, "7c9d8f6b5", available=0, replicas=2)
     new["status"]["conditions"] = [
@@ -462,3 +462,111 @@ def test_parse_time_variants():
     assert rs.parse_time("2026-11-27T12:00:00.250000Z") - rs.parse_time("2026-11-27T12:00:00Z") == pytest.approx(0.25)
     assert rs.parse_time(None) is None
     assert rs.parse_time("yesterday") is None
+
+
+# ---------------------------------------------------------------------------
+# Pods refused at creation: the ReplicaFailure condition as the ReplicaSet controller writes it
+# (reason FailedCreate, the API's refusal as the message, lastTransitionTime of the first failure).
+
+POD_SECURITY_REFUSAL = (
+    'pods "finance-service-7c9d8f6b5-x7k2p" is forbidden: violates PodSecurity "restricted:latest": '
+    'unrestricted capabilities (container "daprd" must set securityContext.capabilities.drop=["ALL"])'
+)
+QUOTA_REFUSAL = 'pods "finance-service-7c9d8f6b5-x7k2p" is forbidden: exceeded quota: erp-quota, requested: pods=1, used: pods=0, limited: pods=0'
+LIMIT_RANGE_REFUSAL = 'pods "finance-service-7c9d8f6b5-x7k2p" is forbidden: maximum memory usage per Container is 256Mi, but limit is 512Mi'
+WEBHOOK_REFUSAL = 'admission webhook "validate.policy.example.com" denied the request: image registry docker.io is not allowed'
+
+
+def _refused(message, seconds_ago, deployment_only=False):
+    dep = deployment(updated=0, status_replicas=0, available=0, revision="1")
+    new = replicaset(dep, 1, "7c9d8f6b5", available=0, replicas=2)
+    cond = {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": message, "lastTransitionTime": stamp(seconds_ago)}
+    if deployment_only:
+        # The Deployment controller copies the ReplicaSet's condition (same reason, message and time).
+        dep["status"]["conditions"] = [dict(cond, lastUpdateTime=cond["lastTransitionTime"])]
+    else:
+        new["status"]["conditions"] = [cond]
+    return dep, [new]
+
+
+def test_pod_security_refusal_fails_at_once_naming_rule_and_container():
+    dep, sets = _refused(POD_SECURITY_REFUSAL, 0)
+    verdict = dep_status(dep, sets)
+    assert verdict["status"] == rs.FAILED
+    assert verdict["message"] == "ReplicaSet finance-service-7c9d8f6b5 cannot create pods (FailedCreate by PodSecurity): " + POD_SECURITY_REFUSAL
+    assert verdict["fault"]["container"] == "daprd"
+    assert verdict["fault"]["reason"] == "FailedCreate"
+    assert verdict["replicaset"] == "finance-service-7c9d8f6b5"
+
+
+def test_refusal_copied_to_the_deployment_only_counts_too():
+    dep, sets = _refused(POD_SECURITY_REFUSAL, 0, deployment_only=True)
+    assert dep_status(dep, sets)["status"] == rs.FAILED
+
+
+def test_quota_refusal_waits_the_grace_then_fails_naming_the_quota():
+    dep, sets = _refused(QUOTA_REFUSAL, 5)
+    early = dep_status(dep, sets)
+    assert early["status"] == rs.IN_PROGRESS
+    assert early["fault"] is None
+    dep, sets = _refused(QUOTA_REFUSAL, 31)
+    late = dep_status(dep, sets)
+    assert late["status"] == rs.FAILED
+    assert "(FailedCreate by ResourceQuota): " in late["message"]
+    assert late["message"].endswith("exceeded quota: erp-quota, requested: pods=1, used: pods=0, limited: pods=0")
+
+
+@pytest.mark.parametrize(
+    ("message", "admission"),
+    [(LIMIT_RANGE_REFUSAL, "LimitRange"), (WEBHOOK_REFUSAL, "webhook validate.policy.example.com")],
+)
+def test_limit_range_and_webhook_refusals_fail_at_once(message, admission):
+    dep, sets = _refused(message, 0)
+    verdict = dep_status(dep, sets)
+    assert verdict["status"] == rs.FAILED
+    assert f"(FailedCreate by {admission}): {message}" in verdict["message"]
+
+
+def test_unknown_create_failure_waits_the_grace():
+    dep, sets = _refused('pods "finance-service-7c9d8f6b5-x7k2p" is forbidden: error looking up service account erp-system/finance', 5)
+    assert dep_status(dep, sets)["status"] == rs.IN_PROGRESS
+    dep, sets = _refused('pods "finance-service-7c9d8f6b5-x7k2p" is forbidden: error looking up service account erp-system/finance', 40)
+    verdict = dep_status(dep, sets)
+    assert verdict["status"] == rs.FAILED
+    assert "cannot create pods (FailedCreate): pods " in verdict["message"]
+
+
+def test_refusal_from_before_this_watch_gets_the_grace_from_its_start():
+    dep, sets = _refused(POD_SECURITY_REFUSAL, 600)
+    assert dep_status(dep, sets, since=NOW - 5)["status"] == rs.IN_PROGRESS
+    assert dep_status(dep, sets, since=NOW - 31)["status"] == rs.FAILED
+
+
+def test_refusal_without_fail_fast_is_reported_but_waits():
+    dep, sets = _refused(POD_SECURITY_REFUSAL, 0)
+    verdict = dep_status(dep, sets, fail_fast=False)
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert verdict["message"].endswith("; ReplicaSet finance-service-7c9d8f6b5 cannot create pods (FailedCreate by PodSecurity): " + POD_SECURITY_REFUSAL)
+
+
+def test_admission_refusal_reads_each_admission():
+    several = (
+        'pods "x" is forbidden: violates PodSecurity "restricted:v1.34": allowPrivilegeEscalation != false '
+        '(containers "daprd", "finance" must set securityContext.allowPrivilegeEscalation=false), runAsNonRoot != true '
+        '(pod or container "daprd" must set securityContext.runAsNonRoot=true)'
+    )
+    found = rs.admission_refusal(several)
+    assert (found["admission"], found["container"], found["permanent"]) == ("PodSecurity", "daprd", True)
+    assert found["detail"].startswith("restricted:v1.34: allowPrivilegeEscalation != false")
+    assert rs.admission_refusal(QUOTA_REFUSAL)["detail"] == "quota erp-quota"
+    failed = rs.admission_refusal('pods "x" is forbidden: failed quota: erp-quota: must specify limits.cpu for: finance')
+    assert (failed["admission"], failed["detail"], failed["permanent"]) == ("ResourceQuota", "quota erp-quota", False)
+    assert rs.admission_refusal(LIMIT_RANGE_REFUSAL)["admission"] == "LimitRange"
+    assert rs.admission_refusal('Internal error occurred: failed calling webhook "x": connection refused') is None
+    assert rs.admission_refusal("") is None
+
+
+def test_admission_core_drops_the_event_prefix_and_the_pod_name():
+    event = "(combined from similar events): Error creating: " + POD_SECURITY_REFUSAL.replace("x7k2p", "q9zzt")
+    assert rs.admission_core(event) == rs.admission_core(POD_SECURITY_REFUSAL)
+    assert rs.admission_core(event).startswith('violates PodSecurity "restricted:latest"')

@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.erp.platform.plugins.module_utils import rollout_status as rs
 from ansible_collections.erp.platform.plugins.module_utils import rollout_watch as rw
-from ansible_collections.erp.platform.tests.unit.plugins.module_utils.rollout_objects import NOW, deployment, endpointslice, replicaset, rs_pod, service
+from ansible_collections.erp.platform.tests.unit.plugins.module_utils.rollout_objects import NOW, deployment, endpointslice, replicaset, rs_pod, service, stamp
 
 
 class FakeResponse:
@@ -174,3 +174,30 @@ def test_api_error_text_reads_the_status_body():
     exc.body = json.dumps({"kind": "Status", "message": 'pods is forbidden: User "system:serviceaccount:erp:deployer" cannot list resource "pods"'})
     assert rw.api_error_text(exc) == '403 Forbidden: pods is forbidden: User "system:serviceaccount:erp:deployer" cannot list resource "pods"'
     assert rw.api_error_text(ValueError("boom")) == "ValueError: boom"
+
+
+def test_outcome_of_pods_refused_at_creation_reads_the_replicaset_events():
+    refusal = 'pods "finance-service-7c9d8f6b5-x7k2p" is forbidden: exceeded quota: erp-quota, requested: pods=1, used: pods=0, limited: pods=0'
+    dep = deployment(updated=0, status_replicas=0, available=0, revision="1")
+    new = replicaset(dep, 1, "7c9d8f6b5", available=0, replicas=2)
+    new["status"]["conditions"] = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": refusal, "lastTransitionTime": stamp(45)}]
+    watch = engine(check_services=False, check_ingresses=False)
+    watch.start = 0.0
+    asked = []
+
+    def events_for(kind, name):
+        asked.append((kind, name))
+        return [
+            {"type": "Warning", "reason": "FailedCreate", "message": "Error creating: " + refusal.replace("x7k2p", "zz9qq"), "count": 3},
+            {"type": "Warning", "reason": "FailedScheduling", "message": "something else", "count": 1},
+        ]
+
+    watch._events_for = events_for
+    verdicts = watch.evaluate({"deployments": {"finance-service": dep}, "replicasets": {new["metadata"]["name"]: new}, "pods": {}}, NOW, 1.0)
+    assert watch._done(verdicts) == "failed"
+    outcome = watch._outcome("failed", verdicts)
+    failed = outcome["verdicts"][0]
+    assert asked == [("ReplicaSet", "finance-service-7c9d8f6b5")]
+    assert failed["message"].endswith("(FailedCreate by ResourceQuota): " + refusal)
+    assert failed["events"] == ["FailedScheduling: something else"]
+    assert failed["fault"]["events"] == failed["events"]
