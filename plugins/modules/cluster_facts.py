@@ -65,6 +65,7 @@ EXAMPLES = r"""
     lookups:
       - {api_version: apiextensions.k8s.io/v1, kind: CustomResourceDefinition, name: components.dapr.io}
       - {api_version: storage.k8s.io/v1, kind: StorageClass}
+      - {api_version: apps/v1, kind: Deployment, namespace: dapr-system, name: dapr-sidecar-injector}
   register: cluster
 
 - name: Show the default StorageClass
@@ -96,6 +97,9 @@ lookups:
       type: str
     name:
       description: As asked (null when listing).
+      type: str
+    namespace:
+      description: As asked (null for cluster-scoped kinds).
       type: str
     served:
       description: Whether the cluster serves this kind at all.
@@ -134,7 +138,15 @@ def argument_spec():
 
 def look_up(cluster, lookup):
     """One entry of RV(lookups); a read the API refuses is reported in the entry's error, not raised."""
-    entry = {"api_version": lookup["api_version"], "kind": lookup["kind"], "name": lookup["name"], "served": True, "resources": [], "error": None}
+    entry = {
+        "api_version": lookup["api_version"],
+        "kind": lookup["kind"],
+        "name": lookup["name"],
+        "namespace": lookup["namespace"],
+        "served": True,
+        "resources": [],
+        "error": None,
+    }
     try:
         served = cluster.resources(lookup["api_version"])
         if served is None or lookup["kind"] not in served:

@@ -224,3 +224,23 @@ def test_cluster_facts_reports_a_refused_lookup_in_its_entry():
     assert entry["served"] is True
     assert entry["resources"] == []
     assert entry["error"] == '403 Forbidden: serviceaccounts is forbidden: User "x" cannot list resource'
+
+
+def test_cluster_facts_reads_one_namespaced_object_by_name_and_names_its_namespace():
+    """Preflight's read of Dapr's sidecar injector: a get by name in another namespace, or the 403 that refuses it."""
+    api = FakeApi()
+    cluster = ko.Cluster(api)
+    injector = deployment("dapr-sidecar-injector")
+    injector["metadata"]["namespace"] = "dapr-system"
+    cluster.apply(injector, "m", True)
+    lookup = {"api_version": "apps/v1", "kind": "Deployment", "name": "dapr-sidecar-injector", "namespace": "dapr-system"}
+    entry = cluster_facts.look_up(cluster, lookup)
+    assert (entry["namespace"], entry["name"], entry["error"]) == ("dapr-system", "dapr-sidecar-injector", None)
+    assert [item["metadata"]["namespace"] for item in entry["resources"]] == ["dapr-system"]
+    assert cluster_facts.look_up(cluster, dict(lookup, namespace="erp"))["resources"] == []
+    api.fail[("GET", "/apis/apps/v1/namespaces/dapr-system/deployments/dapr-sidecar-injector")] = api_error(
+        403, 'deployments.apps "dapr-sidecar-injector" is forbidden: User "x" cannot get resource "deployments" in the namespace "dapr-system"'
+    )
+    refused = cluster_facts.look_up(cluster, lookup)
+    assert refused["resources"] == []
+    assert refused["error"].startswith('403 Forbidden: deployments.apps "dapr-sidecar-injector" is forbidden')
