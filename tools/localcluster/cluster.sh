@@ -24,6 +24,9 @@ APISERVER_PORT=${ERP_CLUSTER_APISERVER_PORT:-6443}
 CM_PORT=${ERP_CLUSTER_CONTROLLER_MANAGER_PORT:-10257}
 SCHED_PORT=${ERP_CLUSTER_SCHEDULER_PORT:-10259}
 KWOK_PORT=${ERP_CLUSTER_KWOK_PORT:-10247}
+# The emulated Dapr injector's SIDECAR_DROP_ALL_CAPABILITIES at start (manifests/dapr-injector.yaml).
+DAPR_DROP_ALL=${ERP_CLUSTER_DAPR_DROP_ALL:-true}
+DAPR_CRDS=(components configurations httpendpoints resiliencies subscriptions)
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 k8s_bin=$cache/bin/kubernetes-$K8S_VERSION
@@ -102,6 +105,16 @@ current-context: erp-local
 EOF
 }
 
+# True when a pod annotated dapr.io/enabled would get the daprd container (server-side dry run).
+injection_active() {
+  kc -n default create --dry-run=server -o jsonpath='{.spec.containers[*].name}' -f - <<'EOF' | grep -qw daprd
+apiVersion: v1
+kind: Pod
+metadata: {name: erp-injection-probe, annotations: {dapr.io/enabled: "true", dapr.io/app-id: probe}}
+spec: {containers: [{name: app, image: registry.example/app:1.0.0}]}
+EOF
+}
+
 start() {
   local name=$1; shift
   "$@" >"$logs/$name.log" 2>&1 &
@@ -117,6 +130,10 @@ up() {
   # Half-started leftovers: clear them before starting again.
   for c in "${COMPONENTS[@]}"; do pid_alive "$c" && down_processes && break; done
 
+  case $DAPR_DROP_ALL in
+    true | false) ;;
+    *) die "ERP_CLUSTER_DAPR_DROP_ALL='$DAPR_DROP_ALL' is not allowed: use true (the Dapr injector drops ALL capabilities, what Pod Security restricted needs) or false (Dapr's default)" ;;
+  esac
   "$here/build.sh" >&2
   local kwok_mod
   kwok_mod=$(cd "$here/kwok" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod \
@@ -151,7 +168,9 @@ up() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --api-audiences https://kubernetes.default.svc.cluster.local \
-    --enable-garbage-collector=true --profiling=false --v 1
+    --enable-garbage-collector=true --profiling=false --v 1 \
+    --feature-gates MutatingAdmissionPolicy=true \
+    --runtime-config admissionregistration.k8s.io/v1beta1=true
 
   wait_for 120 "etcd" curl -sf "http://127.0.0.1:$ETCD_PORT/health" || { tail -20 "$logs/etcd.log" >&2; die "etcd did not start"; }
   wait_for 180 "kube-apiserver /readyz" kc get --raw /readyz || { tail -30 "$logs/kube-apiserver.log" >&2; die "kube-apiserver did not become ready"; }
@@ -179,13 +198,23 @@ up() {
     --node-lease-duration-seconds 40 --cidr 10.0.0.0/16 --node-ip 10.255.0.1 \
     --server-address "127.0.0.1:$KWOK_PORT" --v=WARN
 
+  # The real Dapr v1.16.19 CRDs (crds/dapr/README.md), then the emulated injector (manifests/dapr-injector.yaml).
   kc apply --server-side -f "$here/manifests/nodes.yaml" -f "$here/manifests/cluster-fixtures.yaml" \
-    -f "$here/manifests/dapr-crds.yaml" >/dev/null
-  kc wait --for condition=Established --timeout 60s crd/components.dapr.io crd/configurations.dapr.io \
-    crd/resiliencies.dapr.io crd/subscriptions.dapr.io >/dev/null
+    -f "$here/crds/dapr/" >/dev/null
+  local crd
+  for crd in "${DAPR_CRDS[@]}"; do
+    kc wait --for condition=Established --timeout 60s "crd/$crd.dapr.io" >/dev/null
+  done
+  kc apply --server-side -f "$here/manifests/dapr-injector.yaml" >/dev/null
+  if [ "$DAPR_DROP_ALL" != true ]; then
+    kc -n dapr-system set env deployment/dapr-sidecar-injector "SIDECAR_DROP_ALL_CAPABILITIES=$DAPR_DROP_ALL" >/dev/null
+  fi
   kc wait --for condition=Ready --timeout 120s node --all >/dev/null || { tail -30 "$logs/kwok.log" >&2; die "kwok nodes did not become Ready"; }
   wait_for 120 "the default ServiceAccount" kc -n default get serviceaccount default \
     || { tail -30 "$logs/kube-controller-manager.log" >&2; die "controller-manager did not create the default ServiceAccount"; }
+  # The API server loads admission policies asynchronously: wait until a pod would get its sidecar.
+  wait_for 60 "the Dapr sidecar injection policy" injection_active \
+    || die "the MutatingAdmissionPolicy dapr-sidecar-injector does not inject daprd (see $logs/kube-apiserver.log)"
   log "cluster usable after $((SECONDS - t0))s (state: $state, logs: $logs)"
   echo "export KUBECONFIG=$kubeconfig"
 }
