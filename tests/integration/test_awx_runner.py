@@ -66,6 +66,7 @@ def deployer(kubeconfig, kubectl):
         "--ignore-not-found", check=False,
     )  # fmt: skip
     kubectl("delete", "clusterrole", f"erp-deployer-namespace-{NAMESPACE}", "--ignore-not-found", check=False)
+    kubectl("-n", "dapr-system", "delete", "rolebinding", f"erp-deployer-{NAMESPACE}", "--ignore-not-found", check=False)
 
 
 def as_deployer(kubectl_bin: str, deployer: dict, *args: str) -> subprocess.CompletedProcess:
@@ -100,7 +101,15 @@ def test_deployer_is_not_a_cluster_admin(kubectl, kubectl_bin, deployer):
     assert not can_i(kubectl_bin, deployer, "get", "secrets", "-n", "kube-system")
     assert not can_i(kubectl_bin, deployer, "create", "deployments", "-n", "default")
     assert not can_i(kubectl_bin, deployer, "create", "clusterrolebindings")
-    assert not can_i(kubectl_bin, deployer, "create", "rolebindings", *ns)
+    # Roles and RoleBindings of its own namespace (a Dapr secret store's), but no way past its own rights.
+    assert can_i(kubectl_bin, deployer, "create", "rolebindings", *ns)
+    assert not can_i(kubectl_bin, deployer, "bind", "clusterroles", *ns)
+    assert not can_i(kubectl_bin, deployer, "escalate", "roles", *ns)
+    # In Dapr's namespace only the one read preflight does.
+    assert can_i(kubectl_bin, deployer, "get", "deployment/dapr-sidecar-injector", "-n", "dapr-system")
+    assert not can_i(kubectl_bin, deployer, "list", "deployments", "-n", "dapr-system")
+    assert not can_i(kubectl_bin, deployer, "get", "deployment/dapr-operator", "-n", "dapr-system")
+    assert not can_i(kubectl_bin, deployer, "patch", "deployment/dapr-sidecar-injector", "-n", "dapr-system")
     assert not can_i(kubectl_bin, deployer, "list", "secrets", *ns)
     assert not can_i(kubectl_bin, deployer, "update", "deployments", *ns)
     assert not can_i(kubectl_bin, deployer, "patch", "customresourcedefinitions")
@@ -114,7 +123,7 @@ def test_deployer_is_not_a_cluster_admin(kubectl, kubectl_bin, deployer):
         for s in b.get("subjects") or []
         if s.get("kind") == "ServiceAccount" and s.get("name") == "erp-deployer" and s.get("namespace") == NAMESPACE
     }
-    assert roles == {"erp-deployer", "erp-deployer-preflight", f"erp-deployer-namespace-{NAMESPACE}"}
+    assert roles == {"erp-deployer", "erp-deployer-preflight", f"erp-deployer-namespace-{NAMESPACE}", "erp-deployer-dapr-injector"}
 
 
 def private_data_dir(root: Path, deployer: dict, token: str) -> Path:
@@ -279,6 +288,9 @@ def test_a_token_without_the_preflight_reads_is_told_which_permission_is_missing
     assert "cannot read StorageClass (list) (403 Forbidden" in msg
     assert "cannot read CustomResourceDefinition components.dapr.io (403 Forbidden" in msg
     assert "grant the identity get and list on it (docs/rbac/erp-deployer.yaml)" in msg
+    assert "cannot read the Dapr sidecar injector (Deployment dapr-sidecar-injector in namespace dapr-system, 403 Forbidden" in msg
+    assert "Role erp-deployer-dapr-injector in docs/rbac/erp-deployer.yaml" in msg
     # A refused read is not also reported as a missing object.
     assert "install the Dapr" not in msg
+    assert "does not exist" not in msg
     assert "a default StorageClass" not in msg
