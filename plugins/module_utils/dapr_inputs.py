@@ -394,9 +394,7 @@ def build_resiliency(resiliency, services, name="erp-resiliency"):
         return None
     problems = []
     if not isinstance(name, str) or not _NAME.match(name):
-        problems.append(
-            f"{RESILIENCY_VAR}_name: got {_show(name)}; allowed: a DNS-1123 name of at most 63 characters (lowercase letters, digits, '-', '.')"
-        )
+        problems.append(f"{RESILIENCY_VAR}_name: got {_show(name)}; allowed: a DNS-1123 name of at most 63 characters (lowercase letters, digits, '-', '.')")
     app_ids = _app_ids(services)
     if not _check_keys(RESILIENCY_VAR, resiliency, RESILIENCY_KEYS, problems):
         raise DaprInputError(problems)
