@@ -379,3 +379,62 @@ def test_pod_that_has_daprd_is_left_alone(kubectl, namespace):
     out = kubectl("-n", namespace, "create", "--dry-run=server", "-o", "json", "-f", "-", input_text=json.dumps(pod))
     containers = json.loads(out.stdout)["spec"]["containers"]
     assert [(c["name"], c["image"]) for c in containers] == [("app", "registry.example/app:1.0.0"), ("daprd", "registry.example/daprd:custom")]
+
+
+def watch_pod_events(api_client, namespace: str, pod_name: str, want: set, timeout: int = 60) -> list:
+    """Watch the Events whose involvedObject is Pod `pod_name` until every (type, reason, message) in `want` is seen."""
+    from kubernetes import client, watch
+
+    core = client.CoreV1Api(api_client)
+    selector = f"involvedObject.kind=Pod,involvedObject.name={pod_name}"
+    seen: list = []
+
+    def done() -> bool:
+        return want <= {(e.type, e.reason, e.message) for e in seen}
+
+    listing = core.list_namespaced_event(namespace, field_selector=selector)
+    seen.extend(listing.items)
+    if done():
+        return seen
+    stream = watch.Watch().stream(
+        core.list_namespaced_event, namespace, field_selector=selector, resource_version=listing.metadata.resource_version, timeout_seconds=timeout
+    )
+    for event in stream:
+        seen.append(event["object"])
+        if done():
+            return seen
+    got = sorted({(e.type, e.reason, e.message) for e in seen})
+    raise AssertionError(f"pod {pod_name}: events {got} after {timeout}s, wanted {sorted(want)}")
+
+
+def test_crashloop_fault_emits_the_kubelet_backoff_events(kubectl, k8s_client, namespace):
+    kubectl("-n", namespace, "apply", "-f", "-", input_text=pod("crashy", "crashloop"))
+    uid = kubectl("-n", namespace, "get", "pod", "crashy", "-o", "jsonpath={.metadata.uid}").stdout
+    want = {("Warning", "BackOff", f"Back-off restarting failed container app in pod crashy_{namespace}({uid})")}
+    events = watch_pod_events(k8s_client, namespace, "crashy", want)
+    backoff = next(e for e in events if e.reason == "BackOff")
+    assert backoff.involved_object.kind == "Pod"
+    assert backoff.involved_object.uid == uid
+    assert backoff.involved_object.field_path == "spec.containers{app}"
+    assert backoff.source.component == "kubelet"
+
+
+def test_image_pull_fault_emits_the_kubelet_pull_events(kubectl, k8s_client, namespace):
+    kubectl("-n", namespace, "apply", "-f", "-", input_text=pod("pully", "image-pull"))
+    image = '"registry.example/app:1.0.0"'
+    want = {
+        ("Warning", "Failed", f"Failed to pull image {image}: not found"),
+        ("Normal", "BackOff", f"Back-off pulling image {image}"),
+        ("Warning", "Failed", "Error: ImagePullBackOff"),
+    }
+    events = watch_pod_events(k8s_client, namespace, "pully", want)
+    assert {e.involved_object.kind for e in events} == {"Pod"}
+
+
+def test_crashlooping_dapr_pod_has_backoff_events_for_each_container(kubectl, k8s_client, namespace):
+    manifest = json.loads(dapr_pod("crashy-dapr"))
+    manifest["metadata"]["annotations"]["fault.erp.test/mode"] = "crashloop"
+    kubectl("-n", namespace, "create", "-f", "-", input_text=json.dumps(manifest))
+    uid = kubectl("-n", namespace, "get", "pod", "crashy-dapr", "-o", "jsonpath={.metadata.uid}").stdout
+    want = {("Warning", "BackOff", f"Back-off restarting failed container {c} in pod crashy-dapr_{namespace}({uid})") for c in ("app", "daprd")}
+    watch_pod_events(k8s_client, namespace, "crashy-dapr", want)
