@@ -57,6 +57,46 @@ CASES = [
     ("unknown-services-only", {"erp_services_only": ["payroll"]}, ["erp_services_only", "payroll"]),
     ("pod-security-level", {"namespace_pod_security_enforce": "strict"}, ["namespace_pod_security_enforce", "strict", "restricted"]),
     ("dapr-component-name", {"dapr_pubsub_name": "Pub_Sub"}, ["dapr_pubsub_name", "Pub_Sub"]),
+    ("dapr-http-port", {"config_dapr_http_port": 3600}, ["config_dapr_http_port", "3600", "3500", "Dapr 1.16"]),
+    ("dapr-grpc-port-on-metrics", {"config_dapr_grpc_port": 9090}, ["config_dapr_grpc_port", "9090", "metrics"]),
+    ("service-port-on-sidecar", {"erp_services": {"finance": {"port": 3500}}}, ["erp_services.finance.port", "3500", "sidecar"]),
+    ("dapr-api-token-secret-name", {"config_dapr_api_token_secret": "Dapr_Token"}, ["config_dapr_api_token_secret", "Dapr_Token"]),
+    (
+        "dapr-component-type",
+        {"dapr_components": {"lock": {"type": "lock.memory"}}},
+        ["dapr_components.lock.type", "lock.memory", "lock.redis, pubsub.redis, secretstores.kubernetes"],
+    ),
+    (
+        "dapr-component-scope",
+        {"dapr_components": {"lock": {"type": "lock.redis", "scopes": ["payroll-service"]}}},
+        ["dapr_components.lock.scopes", "payroll-service", "app-ids of enabled services"],
+    ),
+    (
+        "dapr-component-metadata",
+        {"dapr_components": {"lock": {"type": "lock.redis", "metadata": [{"name": "x", "secretKeyRef": {"name": "s"}}]}}},
+        ["dapr_components.lock.metadata[0].secretKeyRef", "{name: <Secret>, key: <key in it>}"],
+    ),
+    (
+        "dapr-secret-store-without-secrets",
+        {"dapr_components": {"vault": {"type": "secretstores.kubernetes"}}},
+        ["dapr_components.vault.secrets", "non-empty list"],
+    ),
+    ("dapr-component-reserved-name", {"dapr_components": {"kubernetes": {"type": "lock.redis"}}}, ["dapr_components.kubernetes", "built-in secret store"]),
+    (
+        "dapr-resiliency-unknown-policy",
+        {"dapr_resiliency": {"policies": {"timeouts": {"general": "5s"}}, "targets": {"apps": {"finance-service": {"retry": "fast"}}}}},
+        ["dapr_resiliency.targets.apps.finance-service.retry", "fast", "dapr_resiliency.policies.retries"],
+    ),
+    (
+        "dapr-resiliency-unknown-app",
+        {"dapr_resiliency": {"policies": {"timeouts": {"general": "5s"}}, "targets": {"apps": {"payroll": {"timeout": "general"}}}}},
+        ["dapr_resiliency.targets.apps", "payroll", "app-ids of enabled services"],
+    ),
+    (
+        "dapr-resiliency-bad-duration",
+        {"dapr_resiliency": {"policies": {"timeouts": {"general": "five"}}, "targets": {"apps": {"finance-service": {"timeout": "general"}}}}},
+        ["dapr_resiliency.policies.timeouts.general", "five", "duration"],
+    ),
     ("negative-verify-timeout", {"verify_timeout": -5}, ["verify_timeout", "-5"]),
     (
         "short-jwt-secret",
