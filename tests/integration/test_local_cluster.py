@@ -278,6 +278,14 @@ def dapr_pod(name: str, annotations: dict | None = None) -> str:
     )
 
 
+def dapr_deployment(name: str, replicas: int) -> str:
+    """A Deployment whose pod template is dapr_pod(name)."""
+    pod_manifest = json.loads(dapr_pod(name))
+    template = {"metadata": {"labels": {"app": name}, "annotations": pod_manifest["metadata"]["annotations"]}, "spec": pod_manifest["spec"]}
+    spec = {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template}
+    return json.dumps({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}, "spec": spec})
+
+
 @pytest.fixture
 def restricted_namespace(kubectl, namespace):
     kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
@@ -438,3 +446,30 @@ def test_crashlooping_dapr_pod_has_backoff_events_for_each_container(kubectl, k8
     uid = kubectl("-n", namespace, "get", "pod", "crashy-dapr", "-o", "jsonpath={.metadata.uid}").stdout
     want = {("Warning", "BackOff", f"Back-off restarting failed container {c} in pod crashy-dapr_{namespace}({uid})") for c in ("app", "daprd")}
     watch_pod_events(k8s_client, namespace, "crashy-dapr", want)
+
+
+def test_dapr_deployment_rolls_out_under_restricted_with_daprd_in_every_pod(kubectl, restricted_namespace):
+    kubectl("-n", restricted_namespace, "apply", "-f", "-", input_text=dapr_deployment("web", replicas=2))
+    kubectl("-n", restricted_namespace, "rollout", "status", "deployment/web", "--timeout=90s")
+    pods = json.loads(kubectl("-n", restricted_namespace, "get", "pods", "-l", "app=web", "-o", "json").stdout)["items"]
+    assert len(pods) == 2
+    for item in pods:
+        daprd = next(c for c in item["spec"]["containers"] if c["name"] == "daprd")
+        assert daprd["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        assert {s["name"]: s["ready"] for s in item["status"]["containerStatuses"]} == {"app": True, "daprd": True}
+
+
+@pytest.mark.usefixtures("dapr_drop_all_off")
+def test_dapr_deployment_without_drop_all_fails_to_create_pods(kubectl, restricted_namespace):
+    kubectl("-n", restricted_namespace, "apply", "-f", "-", input_text=dapr_deployment("web", replicas=1))
+    kubectl(
+        "-n",
+        restricted_namespace,
+        "wait",
+        "--for=jsonpath={.status.conditions[?(@.type=='ReplicaFailure')].reason}=FailedCreate",
+        "deployment/web",
+        "--timeout=60s",
+    )
+    deployment = json.loads(kubectl("-n", restricted_namespace, "get", "deployment", "web", "-o", "json").stdout)
+    failure = next(c for c in deployment["status"]["conditions"] if c["type"] == "ReplicaFailure")
+    assert 'container "daprd" must set securityContext.capabilities.drop=["ALL"]' in failure["message"]
