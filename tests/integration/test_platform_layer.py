@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.erp.platform.tests.integration.playbook_run import changed_tasks, recap, wait_for
 
@@ -120,6 +121,58 @@ def test_datastores_are_ready_with_bound_volumes(converged, kubectl):
     assert {s["metadata"]["name"] for s in services} >= {"postgres-service", "redis-service"}
 
 
+PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
+
+
+def probe_budget(probe: dict) -> int:
+    """Seconds a probe may keep failing before it counts as failed (the API server's defaults filled in)."""
+    return probe.get("initialDelaySeconds", 0) + probe["failureThreshold"] * probe["periodSeconds"]
+
+
+def check_datastore_pod_spec(name: str, spec: dict) -> None:
+    """Three distinct probes, liveness gated by a startup budget longer than its own, and bounded emptyDirs."""
+    container = spec["containers"][0]
+    missing = [kind for kind in PROBES if kind not in container]
+    assert not missing, f"{name}: no {missing}"
+    startup, liveness, readiness = (container[kind] for kind in PROBES)
+    assert liveness != readiness, f"{name}: liveness and readiness are the same probe: {liveness}"
+    assert startup != liveness, f"{name}: the startup probe repeats liveness: {startup}"
+    assert startup != readiness, f"{name}: the startup probe repeats readiness: {startup}"
+    handler = {kind: {key: container[kind][key] for key in ("exec", "tcpSocket", "httpGet", "grpc") if key in container[kind]} for kind in PROBES}
+    assert handler["livenessProbe"] != handler["readinessProbe"], f"{name}: liveness and readiness check the same thing: {handler}"
+    # Liveness runs only after the startup probe succeeded; a recovery that outlasts the liveness budget
+    # must still fit in the startup budget, and liveness must not wait on a delay of its own instead.
+    assert probe_budget(startup) > probe_budget(liveness), f"{name}: startup budget {probe_budget(startup)} s <= liveness {probe_budget(liveness)} s"
+    assert liveness.get("initialDelaySeconds", 0) == 0, f"{name}: liveness delayed instead of gated: {liveness}"
+    empty_dirs = {volume["name"]: volume["emptyDir"] for volume in spec["volumes"] if "emptyDir" in volume}
+    assert empty_dirs, f"{name}: no emptyDir volumes (the read-only root filesystem needs /tmp)"
+    unbounded = [volume for volume, source in empty_dirs.items() if not source.get("sizeLimit")]
+    assert not unbounded, f"{name}: emptyDir without sizeLimit: {unbounded}"
+
+
+def test_datastore_probes_are_distinct_and_empty_dirs_have_size_limits(converged, kubectl):
+    sets = json.loads(kubectl("get", "statefulsets", "-n", NAMESPACE, "-o", "json").stdout)["items"]
+    by_name = {item["metadata"]["name"]: item["spec"]["template"]["spec"] for item in sets}
+    assert set(by_name) == {"postgres", "redis"}
+    for name, spec in by_name.items():
+        check_datastore_pod_spec(name, spec)
+    postgres, redis = (by_name[name]["containers"][0] for name in ("postgres", "redis"))
+    # PostgreSQL: readiness waits for "accepting"; liveness also accepts "rejecting" (a server in recovery).
+    assert postgres["readinessProbe"]["exec"]["command"][0] == "pg_isready"
+    assert "[ $? -le 1 ]" in postgres["livenessProbe"]["exec"]["command"][-1]
+    # Redis: readiness is an authenticated PING; liveness a TCP connect to the server's port.
+    assert "redis-cli" in redis["readinessProbe"]["exec"]["command"][-1]
+    assert redis["livenessProbe"]["tcpSocket"]["port"] == "redis"
+    probes_text = json.dumps([container[kind] for container in (postgres, redis) for kind in PROBES])
+    for key, value in local_secrets().items():
+        assert value not in probes_text, f"{key} appears in a probe"
+    # The pods the kubelet got carry the same spec.
+    pods = json.loads(kubectl("get", "pods", "-n", NAMESPACE, "-o", "json").stdout)["items"]
+    for pod in pods:
+        if pod["metadata"]["name"] in ("postgres-0", "redis-0"):
+            check_datastore_pod_spec(pod["metadata"]["name"], pod["spec"])
+
+
 def test_dapr_components_point_at_redis_with_scopes(converged, kubectl):
     components = json.loads(kubectl("get", "components.dapr.io", "-n", NAMESPACE, "-o", "json").stdout)["items"]
     by_name = {item["metadata"]["name"]: item for item in components}
@@ -168,6 +221,20 @@ def test_prod_with_placeholder_secrets_stops_in_preflight(converged, kubeconfig,
     assert snapshot(kubectl) == before, "the failed prod run changed the cluster"
 
 
+def render(extra_vars: Path, tags: str = "platform") -> subprocess.CompletedProcess:
+    """site.yml in render mode (erp_render_dir among the extra vars): no cluster is reachable."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("KUBECONFIG", "K8S_AUTH_"))}
+    return subprocess.run(
+        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", "inventories/local", "--tags", tags, "-e", f"@{extra_vars}"],
+        cwd=REPO,
+        env=dict(env, KUBECONFIG="/nonexistent/kubeconfig"),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+
+
 def test_render_follows_the_catalog_and_external_datastores(tmp_path):
     """Render mode (no cluster): a disabled service loses its URL, external datastores deploy nothing."""
     extra = tmp_path / "extra-vars.json"
@@ -181,16 +248,7 @@ def test_render_follows_the_catalog_and_external_datastores(tmp_path):
             }
         )
     )
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("KUBECONFIG", "K8S_AUTH_"))}
-    result = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", "inventories/local", "--tags", "platform", "-e", f"@{extra}"],
-        cwd=REPO,
-        env=dict(env, KUBECONFIG="/nonexistent/kubeconfig"),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
+    result = render(extra)
     assert result.returncode == 0, result.stdout[-4000:]
     rendered = tmp_path / "render"
     assert not (rendered / "datastores").exists() or not list((rendered / "datastores").iterdir())
@@ -203,3 +261,31 @@ def test_render_follows_the_catalog_and_external_datastores(tmp_path):
     assert "cache.example.com:6380" in pubsub
     assert "sales-service" not in pubsub
     assert "payroll-service" in pubsub
+
+
+def test_render_takes_the_datastore_probe_timings_and_size_limits(tmp_path):
+    """Render mode: the probe and sizeLimit variables reach the StatefulSets, and the defaults pass the checks."""
+    startup = {"period_seconds": 15, "timeout_seconds": 4, "failure_threshold": 120}
+    extra = tmp_path / "extra-vars.json"
+    extra.write_text(
+        json.dumps(
+            {
+                "erp_render_dir": str(tmp_path / "render"),
+                "datastores_postgres_startup_probe": startup,
+                "datastores_redis_liveness_probe": {"period_seconds": 7, "timeout_seconds": 2, "failure_threshold": 4},
+                "datastores_postgres_run_size_limit": "8Mi",
+                "datastores_redis_tmp_size_limit": "32Mi",
+            }
+        )
+    )
+    result = render(extra, tags="datastores")
+    assert result.returncode == 0, result.stdout[-4000:]
+    rendered = tmp_path / "render" / "datastores"
+    specs = {name: yaml.safe_load((rendered / f"statefulset-{name}.yaml").read_text())["spec"]["template"]["spec"] for name in ("postgres", "redis")}
+    for name, spec in specs.items():
+        check_datastore_pod_spec(name, spec)
+    postgres, redis = (specs[name]["containers"][0] for name in ("postgres", "redis"))
+    assert postgres["startupProbe"] == {"exec": postgres["readinessProbe"]["exec"], "periodSeconds": 15, "timeoutSeconds": 4, "failureThreshold": 120}
+    assert redis["livenessProbe"] == {"tcpSocket": {"port": "redis"}, "periodSeconds": 7, "timeoutSeconds": 2, "failureThreshold": 4}
+    limits = {name: {volume["name"]: volume["emptyDir"]["sizeLimit"] for volume in spec["volumes"] if "emptyDir" in volume} for name, spec in specs.items()}
+    assert limits == {"postgres": {"run": "8Mi", "tmp": "64Mi"}, "redis": {"tmp": "32Mi"}}
