@@ -115,11 +115,12 @@ CASES = [
         {"erp_environment": "prod", "erp_secrets": {**GOOD_SECRETS, "redis_password": "CHANGE_ME-redis-password"}},
         ["erp_secrets.redis_password", "placeholder"],
     ),
-    # The harness cluster has the Dapr CRDs; asking for one it lacks shows what a cluster without Dapr gets.
+    # The harness cluster has every real Dapr CRD (httpendpoints.dapr.io too); asking for one no Dapr release has
+    # shows what a cluster without Dapr gets.
     (
         "dapr-without-crds",
-        {"erp_dapr_enabled": True, "preflight_dapr_crds": ["components.dapr.io", "httpendpoints.dapr.io"]},
-        ["httpendpoints.dapr.io", "erp_dapr_enabled"],
+        {"erp_dapr_enabled": True, "preflight_dapr_crds": ["components.dapr.io", "missing.dapr.io"]},
+        ["missing.dapr.io", "erp_dapr_enabled"],
     ),
     ("missing-ingress-class", {"ingress_class_name": "traefik-missing"}, ["IngressClass traefik-missing", "ingress_class_name"]),
     (
