@@ -74,11 +74,12 @@ def delete_namespace(kubectl, name: str) -> None:
 
 @pytest.fixture
 def fresh_namespace(kubectl, request):
-    """A namespace name site.yml creates (it does not exist before); deleted afterwards."""
+    """A namespace name site.yml creates (it does not exist before); deleted afterwards, waiting until it is
+    gone, so that no namespace is still terminating (and changing) when the next test takes its snapshot."""
     name = "erp-it-" + re.sub(r"[^a-z0-9-]", "-", request.node.name.lower().removeprefix("test_"))[:40].strip("-")
     delete_namespace(kubectl, name)
     yield name
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
+    delete_namespace(kubectl, name)
 
 
 def test_with_drop_all_the_system_deploys_and_every_daprd_is_admitted_under_restricted(kubeconfig, kubectl, fresh_namespace):
