@@ -700,7 +700,7 @@ def dapr_component_statuses(components, app_ids, required):
 
     ``components``: name -> Component, or None when the Dapr CRD is not installed;
     ``app_ids``: from dapr_app_ids; ``required``: names that must exist (empty: every
-    component present is expected to serve every app-id).
+    component present is reported, and at least one must exist).
     """
     kind = "Component"
     if not app_ids and not required:
@@ -726,22 +726,14 @@ def dapr_component_statuses(components, app_ids, required):
             continue
         scopes = comp.get("scopes") or []
         component_type = _spec(comp).get("type") or "?"
-        left_out = sorted(app for app in app_ids if scopes and app not in scopes)
-        if left_out:
-            verdicts.append(
-                _verdict(
-                    kind,
-                    comp_name,
-                    IN_PROGRESS,
-                    "{} ({}) is scoped to {}; missing for app-id {}".format(comp_name, component_type, ", ".join(scopes), ", ".join(left_out)),
-                    ready=len(app_ids) - len(left_out),
-                    desired=len(app_ids),
-                )
-            )
+        # Scopes are deliberate: a Component scoped to some app-ids serves those, and the others do not
+        # expect it. Waiting could not change a scope either, so a narrower scope is reported, not blocking.
+        served = sorted(app for app in app_ids if not scopes or app in scopes)
+        if scopes:
+            message = "{} scoped to {} ({} of {} selected app-ids)".format(component_type, ", ".join(scopes), len(served), len(app_ids))
         else:
-            verdicts.append(
-                _verdict(kind, comp_name, CURRENT, f"{component_type} available to {len(app_ids)} app-ids", ready=len(app_ids), desired=len(app_ids))
-            )
+            message = f"{component_type} available to {len(app_ids)} app-ids"
+        verdicts.append(_verdict(kind, comp_name, CURRENT, message, ready=len(served), desired=len(app_ids)))
     return verdicts
 
 

@@ -22,8 +22,13 @@ description:
     runs without becoming Ready longer than O(not_ready_grace), or cannot be created at all (C(ReplicaFailure),
     for example rejected by admission). The message names the workload, the pod, the container, the reason and the
     message, and adds the pod's recent Warning events.
+  - Pods a ReplicaSet cannot create name the admission that refused them (PodSecurity, ResourceQuota, LimitRange, an
+    admission webhook or policy) and quote its reason in full. PodSecurity, LimitRange and webhook refusals fail at
+    once, since waiting cannot change them; a quota refusal fails after O(unschedulable_grace), since old pods going
+    may free the quota. For such a fault, C(container) is the container PodSecurity names and C(events) are the
+    ReplicaSet's.
   - Optionally checks that Services select ready endpoints, that Ingress backends name existing Services and ports
-    with ready endpoints, and that the Dapr components the workloads' app-ids rely on exist and are scoped to them.
+    with ready endpoints, and that the Dapr components the workloads' app-ids rely on exist.
     These are judged once the workloads are Current, allowing 10 seconds for the endpoint controllers to catch up.
   - Optionally rolls the workloads that failed back to their last healthy revision, verifies the rollback with its
     own timeout, and still fails, saying what was rolled back to which revision. Workloads that succeeded are left alone.
@@ -73,7 +78,8 @@ options:
   unschedulable_grace:
     description:
       - Seconds a pod of the new revision may stay unschedulable (C(PodScheduled=False), reason C(Unschedulable)),
-        or a ReplicaSet may fail to create pods, before the rollout fails.
+        or a ReplicaSet may fail to create pods because of a quota (other admission refusals fail at once), before
+        the rollout fails.
     type: int
     default: 30
   not_ready_grace:
@@ -99,16 +105,16 @@ options:
   check_dapr_components:
     description:
       - Also check the Dapr components (C(components.dapr.io)) that the Dapr-enabled pod templates (annotation
-        C(dapr.io/enabled=true)) rely on - they exist, and a component with C(scopes) lists every selected app-id
-        (annotation C(dapr.io/app-id)).
+        C(dapr.io/enabled=true)) rely on - they exist; a component with C(scopes) is reported with the selected
+        app-ids (annotation C(dapr.io/app-id)) it serves, and a narrower scope does not block.
       - Nothing is checked when no selected workload is Dapr-enabled and O(dapr_components) is empty.
     type: bool
     default: true
   dapr_components:
     description:
       - Names of Dapr components that must exist in the namespace, for example C([pubsub, statestore]).
-      - When empty, every component present is expected to serve every selected app-id, and at least one
-        component must exist if a selected workload is Dapr-enabled.
+      - When empty, every component present is reported, and at least one component must exist if a selected
+        workload is Dapr-enabled.
     type: list
     elements: str
     default: []

@@ -99,6 +99,12 @@ CASES = [
     ),
     ("negative-verify-timeout", {"verify_timeout": -5}, ["verify_timeout", "-5"]),
     (
+        "datastore-probe-period-negative",
+        {"datastores_postgres_liveness_probe": {"period_seconds": -10, "timeout_seconds": 5, "failure_threshold": 6}},
+        ["datastores_postgres_liveness_probe.period_seconds", "-10", "at least 1"],
+    ),
+    ("datastore-size-limit-not-a-quantity", {"datastores_redis_tmp_size_limit": "big"}, ["datastores_redis_tmp_size_limit", "big", "quantities"]),
+    (
         "short-jwt-secret",
         {"erp_secrets": {**GOOD_SECRETS, "jwt_secret": "too-short"}},
         ["erp_secrets.jwt_secret", "9 characters", "at least 32"],

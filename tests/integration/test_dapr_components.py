@@ -37,10 +37,6 @@ COMPONENTS = {
 }
 BASE = {
     "erp_namespace": NAMESPACE,
-    # rollout_health (plugins/module_utils/rollout_status.py, dapr_component_statuses) still expects every Component
-    # to be scoped to every Dapr app and reports a scoped one as blocking: off until the verify role passes it the
-    # Components every app relies on (see the H2 report).
-    "verify_check_dapr_components": False,
     "erp_services": {
         **{name: {"enabled": False} for name in ("inventory", "procurement", "production", "identity", "reporting")},
         **{name: {"replicas": 1} for name in ("gateway", "finance", "sales")},
