@@ -100,3 +100,12 @@ def namespace(kubectl, k8s_client, request):
     wait_for_default_serviceaccount(k8s_client, name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def dapr_drop_all_off(kubectl):
+    """For one test: the emulated injector with Dapr's default SIDECAR_DROP_ALL_CAPABILITIES=false; "true" afterwards."""
+    from ansible_collections.erp.platform.tests.integration.dapr_injector import drop_all
+
+    with drop_all(kubectl, False):
+        yield

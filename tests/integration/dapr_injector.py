@@ -10,7 +10,7 @@ environment. The cluster starts with "true".
     set_drop_all(kubectl, False)          # returns once new pods get daprd without capabilities.drop
     with drop_all(kubectl, False): ...     # restores "true" afterwards, also on failure
 
-or the fixture ``dapr_drop_all_off`` (import it into the test module that uses it).
+or the fixture ``dapr_drop_all_off`` of conftest.py.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
-
-import pytest
 
 NAMESPACE = "dapr-system"
 DEPLOYMENT = "dapr-sidecar-injector"
@@ -78,10 +76,3 @@ def drop_all(kubectl: Callable, value: bool) -> Iterator[None]:
         yield
     finally:
         set_drop_all(kubectl, True)
-
-
-@pytest.fixture
-def dapr_drop_all_off(kubectl) -> Iterator[None]:
-    """For one test: the injector with Dapr's default SIDECAR_DROP_ALL_CAPABILITIES=false; "true" afterwards."""
-    with drop_all(kubectl, False):
-        yield

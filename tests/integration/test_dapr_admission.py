@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.erp.platform.tests.integration.dapr_injector import dapr_drop_all_off, injected_sidecar  # noqa: F401
+from ansible_collections.erp.platform.tests.integration.dapr_injector import injected_sidecar
 from ansible_collections.erp.platform.tests.integration.playbook_run import recap
 from ansible_collections.erp.platform.tests.integration.test_rollout_health import apply, deployment, run_module
 

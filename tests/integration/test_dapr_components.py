@@ -157,7 +157,7 @@ def test_pods_carry_the_api_token_the_grpc_port_and_the_token_volume_for_the_sec
 
 
 def test_api_token_secret_holds_the_token_and_the_output_does_not(converged, kubectl):
-    _, result = converged
+    result = converged[1]
     secret = get_json(kubectl, "get", "secret", "erp-dapr-api-token")
     assert set(secret["data"]) == {"token"}
     token = dapr_api_token()
@@ -171,7 +171,7 @@ def test_api_token_secret_holds_the_token_and_the_output_does_not(converged, kub
 
 
 def test_second_run_changes_nothing(converged, kubeconfig, kubectl):
-    tmp, _ = converged
+    tmp = converged[0]
     before = {key: item["metadata"]["resourceVersion"] for key, item in dapr_objects(kubectl).items()}
     result = run_site(kubeconfig, tmp, {**BASE, "dapr_components": COMPONENTS, "dapr_resiliency": RESILIENCY})
     assert result.returncode == 0, result.stdout[-6000:]
@@ -180,7 +180,7 @@ def test_second_run_changes_nothing(converged, kubeconfig, kubectl):
 
 
 def test_removing_entries_from_the_inventory_prunes_them(converged, kubeconfig, kubectl):
-    tmp, _ = converged
+    tmp = converged[0]
     before = {key: item["metadata"]["resourceVersion"] for key, item in dapr_objects(kubectl).items()}
     kept = {"configstore": COMPONENTS["configstore"]}
     result = run_site(kubeconfig, tmp, {**BASE, "dapr_components": kept}, "--tags", "dapr")

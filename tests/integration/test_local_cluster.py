@@ -7,8 +7,6 @@ import textwrap
 
 import pytest
 
-from ansible_collections.erp.platform.tests.integration.dapr_injector import dapr_drop_all_off  # noqa: F401 (fixture)
-
 DAPR_CRDS = ["components", "configurations", "httpendpoints", "resiliencies", "subscriptions"]
 
 RESTRICTED_CONTAINER = """

@@ -280,6 +280,6 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("changes", "expected"), CASES, ids=[expected.split(":")[0] + f"-{index}" for index, (_, expected) in enumerate(CASES)])
+@pytest.mark.parametrize(("changes", "expected"), CASES, ids=[expected.split(":")[0] + f"-{index}" for index, (_changes, expected) in enumerate(CASES)])
 def test_each_rule_names_the_variable_value_and_what_is_allowed(changes, expected):
     assert only_problem(**changes).startswith(expected)
