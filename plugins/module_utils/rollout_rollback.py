@@ -2,6 +2,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Roll failed workloads back to their last healthy revision, then verify them.
 
+Two ways in: ``roll_back`` for the workloads a watch saw fail (option rollback), and
+``plan_named``/``apply_named`` for workloads named explicitly (option rollback_names, which
+playbooks/rollback.yml uses), whatever their state. Either way the target is the last healthy
+revision: for a Deployment the newest earlier ReplicaSet that rollout_health marked verified
+(``mark_verified``, VERIFIED_ANNOTATION) or that still serves, never one that never became healthy.
+
 Deployments go back through their ReplicaSets (the pod template of the chosen
 ReplicaSet, without its pod-template-hash label, patched into the Deployment,
 as ``kubectl rollout undo`` does); StatefulSets and DaemonSets through their
@@ -17,11 +23,15 @@ from ansible_collections.erp.platform.plugins.module_utils.rollout_status import
     CURRENT,
     FAILED,
     REVISION_ANNOTATION,
+    VERIFIED_ANNOTATION,
     condition,
     controller_uid,
     controllerrevision_rollback_target,
     deployment_rollback_patch,
     deployment_rollback_target,
+    newest_replicaset,
+    verified_mark,
+    verified_mark_value,
 )
 from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import (
     RolloutWatch,
@@ -181,6 +191,7 @@ def roll_back(api_client, namespace, failed, options, timeout, check_mode=False)
         selection = Selection(kinds=sorted({e["kind"] for e in applied}), names=["{}/{}".format(e["kind"], e["name"]) for e in applied])
         verify_options = dict(options, fail_fast=True, check_services=False, check_ingresses=False, check_dapr_components=False)
         outcome = RolloutWatch(api_client, namespace, selection, verify_options, since=started).run(timeout)
+        mark_verified(api_client, namespace, outcome)
         by_key = {(v["kind"], v["name"]): v for v in outcome["verdicts"]}
         for entry in applied:
             verdict = by_key.get((entry["kind"], entry["name"]))
@@ -195,3 +206,119 @@ def roll_back(api_client, namespace, failed, options, timeout, check_mode=False)
         entry.setdefault("planned_only", False)
         entry.setdefault("new_revision", None)
     return results
+
+
+# ---------------------------------------------------------------------------
+# Explicit rollback of named workloads
+
+
+def parse_rollback_name(entry):
+    """(kind, name) of a rollback_names entry: ``name`` (a Deployment) or ``Kind/name``; ValueError otherwise."""
+    if "/" not in entry:
+        return "Deployment", entry
+    kind, name = entry.split("/", 1)
+    lower = {k.lower(): k for k in ROLLBACK_KINDS}
+    if kind.lower() not in lower or not name:
+        raise ValueError("rollback_names: got {!r}; allowed: a Deployment name or Kind/name with Kind one of {}".format(entry, ", ".join(ROLLBACK_KINDS)))
+    return lower[kind.lower()], name
+
+
+def plan_named(api_client, namespace, entries):
+    """Plans for the named workloads, and the reasons some cannot be rolled back (then nothing should be)."""
+    plans, problems = [], []
+    for kind, name in entries:
+        try:
+            workload, history = read_workload_history(api_client, namespace, kind, name)
+        except Exception as exc:
+            problems.append(f"{kind}/{name}: cannot read it or its revision history: {api_error_text(exc)}")
+            continue
+        plan = plan_rollback(kind, workload, history)
+        if plan["to_revision"] is None:
+            problems.append(f"{kind}/{name}: {plan['message']}")
+        plans.append(plan)
+    return plans, problems
+
+
+def apply_named(api_client, namespace, plans, check_mode=False):
+    """Patch each planned workload back (or only report it in check mode); returns the rolled_back entries."""
+    entries = []
+    for plan in plans:
+        entry = {
+            "kind": plan["kind"],
+            "name": plan["name"],
+            "from_revision": plan["from_revision"],
+            "to_revision": plan["to_revision"],
+            "target": plan.get("target"),
+            "reason": plan["reason"],
+            "verified": False,
+            "status": None,
+            "message": None,
+            "seconds_to_ready": None,
+            "planned_only": check_mode,
+            "new_revision": None,
+        }
+        entries.append(entry)
+        if check_mode:
+            entry["message"] = "check mode: not rolled back"
+            continue
+        try:
+            _apply(api_client, namespace, plan)
+        except Exception as exc:
+            entry["to_revision"] = None
+            entry["message"] = f"rollback patch failed: {api_error_text(exc)}"
+    return entries
+
+
+def settle_named(entries, verdicts):
+    """Fill the named rollback entries in from the verdicts of the watch that verified them."""
+    by_key = {(v["kind"], v["name"]): v for v in verdicts}
+    for entry in entries:
+        if entry["to_revision"] is None or entry["planned_only"]:
+            continue
+        verdict = by_key.get((entry["kind"], entry["name"]))
+        entry["status"] = verdict["status"] if verdict else "Unknown"
+        entry["verified"] = bool(verdict and verdict["status"] == CURRENT)
+        entry["seconds_to_ready"] = round(verdict["seconds_to_ready"], 2) if verdict and verdict.get("seconds_to_ready") is not None else None
+        entry["message"] = verdict["message"] if verdict else "not seen after the rollback"
+        if entry["kind"] == "Deployment" and verdict and verdict.get("revision"):
+            entry["new_revision"] = verdict["revision"]
+    return entries
+
+
+# ---------------------------------------------------------------------------
+# The verified mark
+
+
+def replicasets_to_mark(verdicts, caches, now):
+    """(ReplicaSet name, mark value) for each Current Deployment whose current ReplicaSet is not marked yet."""
+    deployments = caches.get("deployments") or {}
+    replicasets = list((caches.get("replicasets") or {}).values())
+    due = []
+    for verdict in verdicts:
+        if verdict["kind"] != "Deployment" or verdict["status"] != CURRENT:
+            continue
+        deployment = deployments.get(verdict["name"])
+        replicaset = newest_replicaset(deployment, replicasets) if deployment else None
+        if replicaset is None or verified_mark(replicaset):
+            continue
+        due.append((replicaset["metadata"]["name"], verified_mark_value(replicaset, now)))
+    return due
+
+
+def mark_verified(api_client, namespace, outcome):
+    """Mark the ReplicaSets of the Deployments the watch saw Current; returns (marked names, warnings).
+
+    Only the ReplicaSet's annotation changes (never the Deployment or its pods), and only when the
+    mark is missing, so a re-run patches nothing. A refused patch is a warning: the verdict stands.
+    """
+    marked, warnings = [], []
+    apps = k8s_api.AppsV1Api(api_client)
+    for name, value in replicasets_to_mark(outcome["verdicts"], outcome.get("caches") or {}, time.time()):
+        body = {"metadata": {"annotations": {VERIFIED_ANNOTATION: value}}}
+        try:
+            apps.patch_namespaced_replica_set(name, namespace, body, _request_timeout=30)
+        except Exception as exc:
+            warnings.append(f"cannot mark ReplicaSet {name} verified ({VERIFIED_ANNOTATION}), a later rollback cannot count on it: {api_error_text(exc)}")
+            continue
+        marked.append(name)
+    return marked, warnings

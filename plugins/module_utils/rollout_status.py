@@ -745,11 +745,36 @@ def _revision_of(obj):
     return _int((_meta(obj).get("annotations") or {}).get(REVISION_ANNOTATION))
 
 
-def deployment_rollback_target(deployment, replicasets):
-    """(ReplicaSet, why) to roll a failed Deployment back to, or (None, why not).
+# Set by rollout_health on the ReplicaSet of a Deployment revision it saw Current:
+# "<pod-template-hash> <RFC3339 UTC time>". The hash ties the mark to that ReplicaSet, so a
+# value copied elsewhere (a Deployment's annotations reach its new ReplicaSets) does not count.
+VERIFIED_ANNOTATION = "erp.platform/verified"
 
-    The last healthy revision is the newest older ReplicaSet that still has available pods
-    (it was serving when the failed rollout started); failing that, the newest older one.
+
+def verified_mark(replicaset):
+    """The time (RFC3339 text) this ReplicaSet's revision was verified healthy, or None."""
+    value = (_meta(replicaset).get("annotations") or {}).get(VERIFIED_ANNOTATION) or ""
+    parts = value.split()
+    own_hash = (_meta(replicaset).get("labels") or {}).get(POD_TEMPLATE_HASH)
+    if len(parts) == 2 and own_hash and parts[0] == own_hash:
+        return parts[1]
+    return None
+
+
+def verified_mark_value(replicaset, now):
+    """The VERIFIED_ANNOTATION value for ``replicaset`` verified at epoch seconds ``now``."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    return "{} {}".format((_meta(replicaset).get("labels") or {}).get(POD_TEMPLATE_HASH), stamp)
+
+
+def deployment_rollback_target(deployment, replicasets):
+    """(ReplicaSet, why) to roll a Deployment back to, or (None, why not).
+
+    The last healthy revision is the newest older ReplicaSet that was verified healthy
+    (VERIFIED_ANNOTATION) or still has available pods (it was serving when the failed rollout
+    started). A revision that never became healthy carries neither and is skipped. Only when no
+    older revision has either (a history from before the mark, or from another tool) is it the
+    newest older one.
     """
     uid = _meta(deployment).get("uid")
     owned = [rs for rs in replicasets if controller_uid(rs) == uid]
@@ -759,9 +784,12 @@ def deployment_rollback_target(deployment, replicasets):
     older = [rs for rs in owned if 0 < _revision_of(rs) < current]
     if not older:
         return None, "no earlier revision to roll back to (current revision {})".format(current or "unknown")
-    serving = [rs for rs in older if _int(_status(rs).get("availableReplicas")) > 0]
-    if serving:
-        return max(serving, key=_revision_of), "newest earlier revision still serving"
+    healthy = [rs for rs in older if _int(_status(rs).get("availableReplicas")) > 0 or verified_mark(rs)]
+    if healthy:
+        target = max(healthy, key=_revision_of)
+        if _int(_status(target).get("availableReplicas")) > 0:
+            return target, "newest earlier revision still serving"
+        return target, f"newest earlier revision verified healthy (at {verified_mark(target)})"
     return max(older, key=_revision_of), "newest earlier revision"
 
 
@@ -773,6 +801,8 @@ _SKIPPED_ANNOTATIONS = (
     "deployment.kubernetes.io/desired-replicas",
     "deployment.kubernetes.io/max-replicas",
     "deprecated.deployment.rollback.to",
+    # Belongs to the ReplicaSet it was verified on; on the Deployment it would reach every new ReplicaSet.
+    VERIFIED_ANNOTATION,
 )
 
 

@@ -32,6 +32,13 @@ description:
     These are judged once the workloads are Current, allowing 10 seconds for the endpoint controllers to catch up.
   - Optionally rolls the workloads that failed back to their last healthy revision, verifies the rollback with its
     own timeout, and still fails, saying what was rolled back to which revision. Workloads that succeeded are left alone.
+  - With O(rollback_names), first rolls the named workloads back to their last healthy revision, whatever their state
+    (an explicit rollback, as C(playbooks/rollback.yml) does), then verifies the selection as usual.
+  - Each Deployment seen C(Current) has the ReplicaSet of that revision marked with the annotation
+    C(erp.platform/verified) (C(<pod-template-hash> <RFC3339 time>)), once; a rollback goes to the newest earlier
+    revision marked so or still serving, so a revision that never became healthy is never chosen. The mark is the
+    module's own record on the ReplicaSet (the Deployment and its pods are untouched) and does not count as a change.
+    It is skipped in check mode; a refused patch is a warning.
   - Transient API errors and expired watches are retried; a named workload that does not exist yet is given
     10 seconds to appear before it counts as C(NotFound).
 options:
@@ -121,7 +128,8 @@ options:
   rollback:
     description:
       - When the rollout failed, roll back each failed Deployment, StatefulSet and DaemonSet to its last healthy
-        revision - the newest earlier revision still serving pods, otherwise the newest earlier revision
+        revision - the newest earlier revision marked verified or still serving pods, otherwise (no earlier revision
+        marked or serving, for a history from before the mark or from another tool) the newest earlier revision
         (Deployments through their ReplicaSets, like C(kubectl rollout undo); StatefulSets and DaemonSets through
         their ControllerRevisions; pods of a StatefulSet's failed revision that are not Ready are deleted so the
         controller replaces them).
@@ -134,6 +142,19 @@ options:
       - Seconds the rolled back workloads get to become C(Current) again, on top of O(timeout).
     type: int
     default: 120
+  rollback_names:
+    description:
+      - Workloads to roll back to their last healthy revision (chosen as for O(rollback)) before the watch, whatever
+        their state - a Deployment name, or C(Kind/name) with Kind one of C(Deployment), C(StatefulSet), C(DaemonSet).
+      - Every named workload is read and its target chosen before anything is patched; if one has none (it does not
+        exist, or no earlier revision), the module fails and nothing is rolled back.
+      - Then the selection (O(label_selector), O(names); the rolled back workloads when neither is given) is verified
+        within O(timeout), and the module fails unless it is healthy. In check mode the rollback is only planned and
+        nothing is watched (RV(outcome) is C(planned)).
+      - Cannot be combined with O(rollback).
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -153,7 +174,7 @@ notes:
     options, or their C(K8S_AUTH_*) environment variables - so an AWX Kubernetes credential works unchanged.
   - The identity needs get, list and watch on the selected kinds, pods, replicasets, services, endpointslices,
     ingresses, components.dapr.io and events in the namespace; rollback adds patch on the workloads, list on
-    controllerrevisions, and delete on pods.
+    controllerrevisions, and delete on pods; the verified mark needs patch on replicasets.
 seealso:
   - module: kubernetes.core.k8s
   - module: kubernetes.core.k8s_rollback
@@ -203,7 +224,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 outcome:
-  description: How the watch ended - C(healthy), C(failed) (fail fast or nothing left to wait for) or C(timeout).
+  description:
+    - How the watch ended - C(healthy), C(failed) (fail fast or nothing left to wait for) or C(timeout).
+    - C(planned) for O(rollback_names) in check mode, where nothing is watched.
   returned: always
   type: str
   sample: failed
@@ -323,8 +346,16 @@ summary_lines:
   type: list
   elements: str
   sample: ["all 3 resources are Current after 1.2s", "STATUS   KIND        NAME  READY  REVISION  TIME  MESSAGE"]
+verified_marks:
+  description: The ReplicaSets this run marked verified (C(erp.platform/verified)); empty when all were marked already.
+  returned: always
+  type: list
+  elements: str
+  sample: [finance-service-6d5f8c7b9]
 rolled_back:
-  description: One entry per failed workload that O(rollback) dealt with (empty when nothing was rolled back).
+  description:
+    - One entry per failed workload that O(rollback) dealt with, or per workload of O(rollback_names) (empty when
+      nothing was rolled back).
   returned: always
   type: list
   elements: dict
@@ -338,7 +369,7 @@ rolled_back:
       type: str
       sample: finance-service
     from_revision:
-      description: The failed revision.
+      description: The revision rolled back from (the failed one, for O(rollback)).
       type: str
       sample: "2"
     to_revision:
@@ -356,7 +387,7 @@ rolled_back:
     reason:
       description: Why this revision was chosen.
       type: str
-      sample: newest earlier revision still serving
+      sample: newest earlier revision verified healthy (at 2026-12-02T00:10:00Z)
     planned_only:
       description: True in check mode, where the rollback is only reported.
       type: bool
@@ -391,7 +422,15 @@ from ansible_collections.erp.platform.plugins.module_utils.rollout_report import
     rollback_message,
     summary_lines,
 )
-from ansible_collections.erp.platform.plugins.module_utils.rollout_rollback import roll_back, rollback_candidates
+from ansible_collections.erp.platform.plugins.module_utils.rollout_rollback import (
+    apply_named,
+    mark_verified,
+    parse_rollback_name,
+    plan_named,
+    roll_back,
+    rollback_candidates,
+    settle_named,
+)
 from ansible_collections.erp.platform.plugins.module_utils.rollout_status import WORKLOAD_KINDS
 from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import RolloutWatch, Selection
 
@@ -412,6 +451,7 @@ def argument_spec():
         dapr_components={"type": "list", "elements": "str", "default": []},
         rollback={"type": "bool", "default": False},
         rollback_timeout={"type": "int", "default": 120},
+        rollback_names={"type": "list", "elements": "str", "default": []},
     )
 
 
@@ -421,14 +461,26 @@ def _check_numbers(module):
             module.fail_json(msg=f"{option} must be at least {minimum}, got {module.params[option]}")
 
 
+def _named_rollback(module, api_client, entries):
+    """Roll the named workloads back (all or none), then the rolled_back list and the selection to verify."""
+    plans, problems = plan_named(api_client, module.params["namespace"], entries)
+    if problems:
+        module.fail_json(msg="rollback_names: nothing was rolled back: " + "; ".join(problems), changed=False, rolled_back=[])
+    return apply_named(api_client, module.params["namespace"], plans, check_mode=module.check_mode)
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     _check_numbers(module)
     params = module.params
+    if params["rollback"] and params["rollback_names"]:
+        module.fail_json(msg="rollback and rollback_names: got both; allowed: one of them (rollback_names is an explicit rollback, rollback the automatic one)")
     try:
-        selection = Selection(kinds=params["kinds"], label_selector=params["label_selector"], names=params["names"])
+        named = [parse_rollback_name(entry) for entry in params["rollback_names"]]
+        names = params["names"] if params["names"] or params["label_selector"] else [f"{kind}/{name}" for kind, name in named]
+        selection = Selection(kinds=params["kinds"], label_selector=params["label_selector"], names=names)
     except ValueError as exc:
-        module.fail_json(msg=f"label_selector/names: {exc}")
+        module.fail_json(msg=f"label_selector/names: {exc}" if not str(exc).startswith("rollback_names") else str(exc))
 
     api_client = connect_or_fail(module)
 
@@ -436,7 +488,16 @@ def main():
         key: params[key]
         for key in ("fail_fast", "unschedulable_grace", "not_ready_grace", "check_services", "check_ingresses", "check_dapr_components", "dapr_components")
     }
-    watch = RolloutWatch(api_client, params["namespace"], selection, options)
+    rolled_back = []
+    started = time.time()
+    if named:
+        rolled_back = _named_rollback(module, api_client, named)
+        if module.check_mode:
+            lines = ["rollback planned (check mode): " + rollback_message(rolled_back)]
+            module.exit_json(
+                changed=True, outcome="planned", elapsed=0.0, resources=[], summary=lines[0], summary_lines=lines, rolled_back=rolled_back, verified_marks=[]
+            )
+    watch = RolloutWatch(api_client, params["namespace"], selection, options, since=started if named else None)
     outcome = watch.run(params["timeout"])
     verdicts = outcome["verdicts"]
     lines = [headline(verdicts, outcome["outcome"], outcome["elapsed"]), *summary_lines(verdicts)]
@@ -448,9 +509,21 @@ def main():
         "summary": "\n".join(lines),
         "summary_lines": lines,
         "rolled_back": [],
+        "verified_marks": [],
     }
     if outcome["outcome"] == "error":
         module.fail_json(msg=outcome["message"], **result)
+    if not module.check_mode:
+        result["verified_marks"], warnings = mark_verified(api_client, params["namespace"], outcome)
+        for warning in warnings:
+            module.warn(warning)
+    if named:
+        result["rolled_back"] = settle_named(rolled_back, verdicts)
+        result["changed"] = any(item["to_revision"] is not None for item in rolled_back)
+        if outcome["outcome"] == "healthy" and all(item["verified"] for item in rolled_back):
+            module.exit_json(**result)
+        msg = failure_message(params["namespace"], verdicts, outcome["outcome"], outcome["elapsed"], params["timeout"])
+        module.fail_json(msg=msg + ". Rollback: " + rollback_message(rolled_back), **result)
     if outcome["outcome"] == "healthy":
         module.exit_json(**result)
 
