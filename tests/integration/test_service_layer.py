@@ -11,16 +11,14 @@ One namespace of its own and a copy of inventories/local (so inventory changes s
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ansible_collections.erp.platform.tests.integration.playbook_run import changed_tasks, recap, wait_for
+from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, changed_tasks, recap, run_playbook, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "erp-it-services"
@@ -47,20 +45,11 @@ def set_inventory_services(inventory: Path, services: dict) -> None:
     path.write_text("---\n" + yaml.safe_dump({"erp_services": services}, sort_keys=False))
 
 
-def run_site(kubeconfig: str, inventory: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", str(inventory), "-e", f"erp_namespace={NAMESPACE}", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
+def run_site(kubeconfig: str, inventory: Path, *args: str) -> PlaybookRun:
+    return run_playbook("site.yml", inventory, {"erp_namespace": NAMESPACE}, args=args, kubeconfig=kubeconfig)
 
 
-def assert_ok(result: subprocess.CompletedProcess, what: str) -> None:
+def assert_ok(result: PlaybookRun, what: str) -> None:
     assert result.returncode == 0, f"{what} failed:\n{result.stdout[-8000:]}\n{result.stderr[-3000:]}"
 
 
@@ -257,3 +246,48 @@ def test_disable_and_reenable_sales(deployed, kubeconfig, kubectl, inventory):
     assert service_objects(kubectl, "sales") == full
     assert get_json(kubectl, "configmap", "erp-config")["data"]["ServiceUrls__Sales"] == "http://sales-service"
     wait_for(lambda: deployments_ready(kubectl, ["sales"]), "sales Ready again")
+
+
+def resource_versions(kubectl) -> dict[str, str]:
+    """kind/name -> resourceVersion of every object the collection manages in the namespace."""
+    return {
+        f"{item['kind']}/{item['metadata']['name']}": item["metadata"]["resourceVersion"] for item in get_json(kubectl, MANAGED_KINDS, "-l", SELECTOR)["items"]
+    }
+
+
+def test_tags_select_a_service_added_by_the_inventory(deployed, kubeconfig, kubectl, inventory):
+    """--tags payroll (a service only the inventory defines) applies payroll's objects and nothing else."""
+    set_inventory_services(inventory, {"payroll": {"replicas": 1, "ingress_paths": ["/api/payroll"]}})
+    try:
+        assert_ok(run_site(kubeconfig, inventory), "deploy with payroll")
+        wait_for(lambda: deployments_ready(kubectl, [*SERVICES, "payroll"]), "every Deployment Ready, payroll included")
+        before = resource_versions(kubectl)
+        payroll_before = service_objects(kubectl, "payroll")
+        assert "PodDisruptionBudget/payroll-service" not in payroll_before
+        # Both payroll and gateway change in the inventory; only payroll is asked for.
+        set_inventory_services(inventory, {"payroll": {"replicas": 2, "ingress_paths": ["/api/payroll"]}, "gateway": {"replicas": 3}})
+        result = run_site(kubeconfig, inventory, "--tags", "payroll")
+        assert_ok(result, "--tags payroll")
+        assert recap(result)["changed"] > 0
+        after = resource_versions(kubectl)
+        changed = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+        assert changed, "--tags payroll changed nothing"
+        assert all(key.endswith("/payroll-service") for key in changed), changed
+        assert "PodDisruptionBudget/payroll-service" in service_objects(kubectl, "payroll")
+        assert get_json(kubectl, "deployment", "payroll-service")["spec"]["replicas"] == 2
+        assert get_json(kubectl, "deployment", "gateway-service")["spec"]["replicas"] == REPLICAS["gateway"]
+    finally:
+        set_inventory_services(inventory, {})
+    assert_ok(run_site(kubeconfig, inventory), "remove payroll")
+    assert service_objects(kubectl, "payroll") == []
+
+
+def test_tags_naming_no_catalog_service_is_refused_before_any_change(deployed, kubeconfig, kubectl, inventory):
+    before = resource_versions(kubectl)
+    result = run_site(kubeconfig, inventory, "--tags", "payroll")
+    assert result.returncode != 0, result.tail()
+    assert result.failed_task.startswith("erp.platform.preflight"), result.failed_task
+    text = result.failure_text
+    assert "--tags: got payroll" in text, text
+    assert "gateway, finance, inventory, sales, procurement, production, identity, reporting" in text, text
+    assert resource_versions(kubectl) == before
