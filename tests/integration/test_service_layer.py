@@ -291,3 +291,16 @@ def test_tags_naming_no_catalog_service_is_refused_before_any_change(deployed, k
     assert "--tags: got payroll" in text, text
     assert "gateway, finance, inventory, sales, procurement, production, identity, reporting" in text, text
     assert resource_versions(kubectl) == before
+
+
+def test_skip_tags_naming_a_service_is_refused_and_tool_tags_pass(deployed, kubeconfig, kubectl, inventory):
+    """--skip-tags sales would deploy sales anyway (its tasks carry always): refused. Molecule's own skip tags pass."""
+    before = resource_versions(kubectl)
+    refused = run_site(kubeconfig, inventory, "--skip-tags", "sales")
+    assert refused.returncode != 0, refused.tail()
+    assert refused.failed_task.startswith("erp.platform.preflight"), refused.failed_task
+    assert "--skip-tags: got sales" in refused.failure_text, refused.failure_text
+    assert resource_versions(kubectl) == before
+    passed = run_site(kubeconfig, inventory, "--tags", "preflight", "--skip-tags", "molecule-notest,notest")
+    assert_ok(passed, "--tags preflight --skip-tags molecule-notest,notest")
+    assert resource_versions(kubectl) == before
