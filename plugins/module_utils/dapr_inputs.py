@@ -21,6 +21,8 @@ import json
 import re
 from collections.abc import Mapping
 
+from ansible_collections.erp.platform.plugins.module_utils.input_rules import DATA_KEY, DNS1123_SUBDOMAIN, LABEL_VALUE
+
 COMPONENTS_VAR = "dapr_components"
 RESILIENCY_VAR = "dapr_resiliency"
 
@@ -48,11 +50,11 @@ APP_TARGET_KEYS = ("timeout", "retry", "circuitBreaker", "circuitBreakerCacheSiz
 TARGET_POLICY_KIND = {"timeout": "timeouts", "retry": "retries", "circuitBreaker": "circuitBreakers"}
 
 # A Component or Resiliency name is also its app.kubernetes.io/name label value: DNS-1123, at most 63.
-_NAME = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SECRET_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+_NAME = re.compile(r"^(?=.{1,63}$)" + DNS1123_SUBDOMAIN.pattern[1:])
+_SECRET_NAME = re.compile(r"^(?=.{1,253}$)" + DNS1123_SUBDOMAIN.pattern[1:])
+_SECRET_KEY = DATA_KEY
 _METADATA_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,253}$")
-_POLICY_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_POLICY_NAME = LABEL_VALUE
 # Go's time.ParseDuration, non-negative: one or more <number><unit>.
 _DURATION = re.compile(r"^(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h))+$|^0$")
 _STATUS_CODES = re.compile(r"^\s*[0-9]{1,3}(\s*-\s*[0-9]{1,3})?(\s*,\s*[0-9]{1,3}(\s*-\s*[0-9]{1,3})?)*\s*$")

@@ -14,6 +14,24 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
+from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
+    DIGEST as _DIGEST,
+)
+from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
+    DNS1035_LABEL as _DNS1035,
+)
+from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
+    DNS1123_LABEL as _DNS1123_LABEL,
+)
+from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
+    DNS1123_SUBDOMAIN as _DNS1123_SUBDOMAIN,
+)
+from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
+    QUANTITY as _QUANTITY,
+)
+
+# Environments where the image tag latest is refused (unless a digest pins the image).
+PINNED_ENVIRONMENTS = ("prod", "staging")
 BUILTIN_VAR = "erp_service_catalog_builtin"
 OVERRIDES_VAR = "erp_services"
 
@@ -21,19 +39,13 @@ OVERRIDES_VAR = "erp_services"
 SERVICE_SUFFIX = "-service"
 MAX_NAME_LEN = 63 - len(SERVICE_SUFFIX)
 
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _REGISTRY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$")
 _HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
-# Kubernetes resource.Quantity, non-negative: digits, optional fraction, optional suffix.
-_QUANTITY = re.compile(r"^(?P<num>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][-+]?[0-9]+)?$")
 _SUFFIX_FACTOR = {
     None: Decimal(1),
     "n": Decimal("1e-9"),
@@ -331,9 +343,14 @@ class _Builder:
         if tag is None and self.tag is None:
             _fail(self.origin(name, ["image", "tag"]), tag, "an image tag, or set erp_image_tag for every service")
         effective_tag = tag if tag is not None else self.tag
-        if self.environment == "prod" and effective_tag == "latest" and digest is None:
+        # The one owner of the rule: prod and staging pull what was tested, so a moving tag is refused.
+        if self.environment in PINNED_ENVIRONMENTS and effective_tag == "latest" and digest is None:
             path = self.origin(name, ["image", "tag"]) if tag is not None else "erp_image_tag"
-            _fail(path, effective_tag, "a pinned version tag or an image.digest when erp_environment is prod ('latest' is not)")
+            _fail(
+                path,
+                effective_tag,
+                f"a pinned version tag (e.g. 1.0.0) or an image.digest when erp_environment is {self.environment} ('latest' is not)",
+            )
 
     def check_resources(self, name, resources):
         self.check_keys(name, ["resources"], resources, ["requests", "limits"])

@@ -55,6 +55,23 @@ CASES = [
     ),
     ("external-redis-without-host", {"erp_redis": {"enabled": False, "host": "", "port": 6379}}, ["erp_redis.host"]),
     ("unknown-services-only", {"erp_services_only": ["payroll"]}, ["erp_services_only", "payroll"]),
+    # A disabled service passed the old check and failed in the service role, after the platform was applied.
+    (
+        "disabled-services-only",
+        {"erp_services": {"sales": {"enabled": False}}, "erp_services_only": ["sales"]},
+        ["erp_services_only", "sales", "not enabled or unknown: sales"],
+    ),
+    # The ingress rules ran in the ingress role, after every other role had applied its objects.
+    ("ingress-host-not-dns", {"ingress_host": "Bad_Host"}, ["ingress_host", "Bad_Host", "DNS name"]),
+    ("ingress-name-not-dns", {"ingress_name": "Erp Ingress"}, ["ingress_name", "Erp Ingress", "DNS-1123 subdomain"]),
+    # The service role's rules ran in that role, after the platform was applied.
+    ("max-surge-not-a-count", {"service_max_surge": "lots"}, ["service_max_surge", "lots", "a number or a percentage"]),
+    ("prestop-longer-than-grace", {"service_prestop_sleep_seconds": 40}, ["service_prestop_sleep_seconds", "40", "30"]),
+    (
+        "limit-range-quantity",
+        {"namespace_limit_range": {"default": {"cpu": "much"}}},
+        ["namespace_limit_range.default.cpu", "much"],
+    ),
     ("pod-security-level", {"namespace_pod_security_enforce": "strict"}, ["namespace_pod_security_enforce", "strict", "restricted"]),
     ("dapr-component-name", {"dapr_pubsub_name": "Pub_Sub"}, ["dapr_pubsub_name", "Pub_Sub"]),
     ("dapr-http-port", {"config_dapr_http_port": 3600}, ["config_dapr_http_port", "3600", "3500", "Dapr 1.16"]),
@@ -116,6 +133,12 @@ CASES = [
         {"erp_environment": "prod", "erp_image_tag": "latest", "erp_secrets": GOOD_SECRETS},
         ["erp_image_tag", "latest"],
     ),
+    # The rule had two owners that disagreed (the catalog filter: prod only; preflight: prod and staging).
+    (
+        "latest-tag-in-staging",
+        {"erp_environment": "staging", "erp_image_tag": "latest", "erp_secrets": GOOD_SECRETS},
+        ["erp_image_tag", "latest", "staging"],
+    ),
     (
         "placeholder-secret-in-prod",
         {"erp_environment": "prod", "erp_secrets": {**GOOD_SECRETS, "redis_password": "CHANGE_ME-redis-password"}},
@@ -167,7 +190,11 @@ def test_bad_input_fails_before_any_change(extra_vars, expected, clean_namespace
     assert "Traceback" not in output, output[-3000:]
     tasks = re.findall(r"^TASK \[(.*?)\]", output.split("fatal:")[0], re.MULTILINE)
     assert tasks, output[-3000:]
-    assert tasks[-1].startswith(("erp.platform.preflight", "erp.platform.erp")), f"failed outside preflight: {tasks[-1]}"
+    # Preflight (or the erp role before it) runs every role's checks (its tasks/validate.yml), so the failed
+    # task is preflight's, the erp role's, or a role's check run from preflight; nothing was applied before it.
+    last = tasks[-1]
+    assert last.startswith(("erp.platform.preflight", "erp.platform.erp")) or " : Check " in last, f"failed outside preflight: {last}"
+    assert not [task for task in tasks if "k8s_apply" in task or "apply" in task.lower()], f"applied before failing: {tasks}"
     # Messages are wrapped by the YAML callback; compare on single spaces.
     flat = " ".join(output.split())
     for text in expected:

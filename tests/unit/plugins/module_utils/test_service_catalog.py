@@ -172,6 +172,11 @@ def test_latest_rejected_in_prod():
         catalog(tag="latest", environment="prod")
 
 
+def test_latest_rejected_in_staging_too():
+    with pytest.raises(CatalogError, match=r"^erp_image_tag: got 'latest'.*staging"):
+        catalog(tag="latest", environment="staging")
+
+
 def test_latest_per_service_rejected_in_prod_names_the_service():
     with pytest.raises(CatalogError, match=r"^erp_services\.sales\.image\.tag: got 'latest'"):
         catalog({"sales": {"image": {"tag": "latest"}}}, environment="prod")
