@@ -7,7 +7,7 @@ import copy
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.compat.version import LooseVersion
 
-from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, connect
+from ansible_collections.erp.platform.plugins.module_utils.k8s_client import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, connect
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC

@@ -6,7 +6,7 @@ One connection serves a whole list. Each group-version is discovered once (a sin
 GET of /api/v1 or /apis/<group>/<version>), not the whole API as the dynamic client
 does. An object costs one GET (to tell created, configured and unchanged apart)
 and one server-side apply PATCH. Requests go through the ApiClient of
-rollout_watch.connect, so kubernetes.core's authentication options apply.
+k8s_client.connect, so kubernetes.core's authentication options apply.
 """
 
 import copy
@@ -14,8 +14,8 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.erp.platform.plugins.module_utils.manifests import describe, object_key
-from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import ApiException, api_error_text
+from ansible_collections.erp.platform.plugins.module_utils.k8s_client import ApiException, api_error_text
+from ansible_collections.erp.platform.plugins.module_utils.manifests import describe, object_key, redacted, yaml_document
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 # Server-maintained fields left out when deciding whether an object changed.
@@ -234,3 +234,61 @@ def apply_in_order(cluster, objects, field_manager, force_conflicts, dry_run=Fal
             if failure:
                 raise failure
     return done
+
+
+# ---------------------------------------------------------------------------
+# One module run: apply a list, then prune (erp.platform.apply_objects)
+
+
+def entry(key, action):
+    api_version, kind, namespace, name = key
+    return {"api_version": api_version, "kind": kind, "namespace": namespace, "name": name, "action": action}
+
+
+def yaml_text(obj):
+    if obj is None:
+        return ""
+    return yaml_document(redacted(comparable(obj)))
+
+
+def diff_entry(key, before, after):
+    label = describe(*key)
+    return {"before": yaml_text(before), "after": yaml_text(after), "before_header": label, "after_header": label}
+
+
+def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
+    """Apply, then prune, appending to entries and diffs; raises ObjectError on the first failure."""
+    prune = params["prune"]
+    # The prune request is checked before anything is applied.
+    for spec in prune["kinds"] if prune else []:
+        try:
+            namespaced = cluster.resource(spec["api_version"], spec["kind"])[1]
+        except ObjectError as exc:
+            raise ObjectError(f"prune.kinds: {spec['kind']}: {exc}") from exc
+        if not namespaced:
+            raise ObjectError(f"prune.kinds: {spec['kind']} is cluster-scoped; allowed: namespaced kinds (pruning works within prune.namespace)")
+    done = []
+    try:
+        apply_in_order(cluster, params["objects"], params["field_manager"], params["force_conflicts"], check_mode, params["parallel"], done)
+    finally:
+        for obj, action, before, after in done:
+            entries.append(entry(object_key(obj), action))
+            if want_diff and action != "unchanged":
+                diffs.append(diff_entry(object_key(obj), before, after))
+    applied = {object_key(item[0]) for item in done}
+
+    if prune:
+        for spec in prune["kinds"]:
+            keep = spec["keep"] if spec["keep"] is not None else prune["keep"]
+            try:
+                items = cluster.list(spec["api_version"], spec["kind"], prune["namespace"], prune["selector"])
+            except ObjectError as exc:
+                raise ObjectError(f"prune {spec['kind']}: {exc}") from exc
+            except Exception as exc:  # ApiException and transport errors, named for the person reading the log
+                raise ObjectError(f"prune {spec['kind']}: cannot list: {exc}") from exc
+            for item in prune_candidates(items, set(keep), prune["keep_label"], applied):
+                key = object_key(item)
+                if cluster.delete(item, dry_run=check_mode):
+                    entries.append(entry(key, "deleted"))
+                    if want_diff:
+                        diffs.append(diff_entry(key, item, None))

@@ -18,34 +18,156 @@ that never became Ready, so those pods are deleted after the patch.
 import json
 import time
 
+from ansible_collections.erp.platform.plugins.module_utils.k8s_client import api_error_text, k8s_api
 from ansible_collections.erp.platform.plugins.module_utils.rollout_status import (
     CONTROLLER_REVISION_HASH,
     CURRENT,
     FAILED,
+    POD_TEMPLATE_HASH,
     REVISION_ANNOTATION,
-    VERIFIED_ANNOTATION,
+    _int,
+    _meta,
+    _spec,
+    _status,
     condition,
     controller_uid,
-    controllerrevision_rollback_target,
-    deployment_rollback_patch,
-    deployment_rollback_target,
     newest_replicaset,
-    verified_mark,
-    verified_mark_value,
 )
 from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import (
     RolloutWatch,
     Selection,
-    api_error_text,
-    read_workload_history,
 )
 
-try:
-    from kubernetes import client as k8s_api
-except ImportError:  # rollout_watch reports the missing library before anything gets here
-    k8s_api = None
-
 ROLLBACK_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+# ---------------------------------------------------------------------------
+# Rollback targets (pure: the objects as the API returns them)
+
+
+def _revision_of(obj):
+    return _int((_meta(obj).get("annotations") or {}).get(REVISION_ANNOTATION))
+
+
+# Set by rollout_health on the ReplicaSet of a Deployment revision it saw Current:
+# "<pod-template-hash> <RFC3339 UTC time>". The hash ties the mark to that ReplicaSet, so a
+# value copied elsewhere (a Deployment's annotations reach its new ReplicaSets) does not count.
+VERIFIED_ANNOTATION = "erp.platform/verified"
+
+
+def verified_mark(replicaset):
+    """The time (RFC3339 text) this ReplicaSet's revision was verified healthy, or None."""
+    value = (_meta(replicaset).get("annotations") or {}).get(VERIFIED_ANNOTATION) or ""
+    parts = value.split()
+    own_hash = (_meta(replicaset).get("labels") or {}).get(POD_TEMPLATE_HASH)
+    if len(parts) == 2 and own_hash and parts[0] == own_hash:
+        return parts[1]
+    return None
+
+
+def verified_mark_value(replicaset, now):
+    """The VERIFIED_ANNOTATION value for ``replicaset`` verified at epoch seconds ``now``."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    return "{} {}".format((_meta(replicaset).get("labels") or {}).get(POD_TEMPLATE_HASH), stamp)
+
+
+def deployment_rollback_target(deployment, replicasets):
+    """(ReplicaSet, why) to roll a Deployment back to, or (None, why not).
+
+    The last healthy revision is the newest older ReplicaSet that was verified healthy
+    (VERIFIED_ANNOTATION) or still has available pods (it was serving when the failed rollout
+    started). A revision that never became healthy carries neither and is skipped. Only when no
+    older revision has either (a history from before the mark, or from another tool) is it the
+    newest older one.
+    """
+    uid = _meta(deployment).get("uid")
+    owned = [rs for rs in replicasets if controller_uid(rs) == uid]
+    current = _int((_meta(deployment).get("annotations") or {}).get(REVISION_ANNOTATION))
+    if not current and owned:
+        current = max(_revision_of(rs) for rs in owned)
+    older = [rs for rs in owned if 0 < _revision_of(rs) < current]
+    if not older:
+        return None, "no earlier revision to roll back to (current revision {})".format(current or "unknown")
+    healthy = [rs for rs in older if _int(_status(rs).get("availableReplicas")) > 0 or verified_mark(rs)]
+    if healthy:
+        target = max(healthy, key=_revision_of)
+        if _int(_status(target).get("availableReplicas")) > 0:
+            return target, "newest earlier revision still serving"
+        return target, f"newest earlier revision verified healthy (at {verified_mark(target)})"
+    return max(older, key=_revision_of), "newest earlier revision"
+
+
+# kubectl rollout undo keeps these annotations of the Deployment instead of copying the ReplicaSet's.
+_SKIPPED_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION_ANNOTATION,
+    "deployment.kubernetes.io/revision-history",
+    "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas",
+    "deprecated.deployment.rollback.to",
+    # Belongs to the ReplicaSet it was verified on; on the Deployment it would reach every new ReplicaSet.
+    VERIFIED_ANNOTATION,
+)
+
+
+def deployment_rollback_patch(deployment, replicaset):
+    """JSON patch that puts the ReplicaSet's pod template back into the Deployment."""
+    template = _copy(_spec(replicaset).get("template") or {})
+    labels = (template.get("metadata") or {}).get("labels")
+    if labels:
+        labels.pop(POD_TEMPLATE_HASH, None)
+    current = _meta(deployment).get("annotations") or {}
+    annotations = {k: v for k, v in current.items() if k in _SKIPPED_ANNOTATIONS}
+    for key, value in (_meta(replicaset).get("annotations") or {}).items():
+        if key not in _SKIPPED_ANNOTATIONS:
+            annotations[key] = value
+    return [
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]
+
+
+def controllerrevision_rollback_target(workload, revisions):
+    """(ControllerRevision, why) for a failed StatefulSet or DaemonSet, or (None, why not).
+
+    A StatefulSet whose update stopped half way still runs its currentRevision on the
+    pods not yet updated: that is the last healthy one. Otherwise the newest older revision.
+    """
+    uid = _meta(workload).get("uid")
+    owned = sorted((cr for cr in revisions if controller_uid(cr) == uid), key=lambda cr: _int(cr.get("revision")))
+    if not owned:
+        return None, "no ControllerRevisions found"
+    by_name = {_meta(cr).get("name"): cr for cr in owned}
+    status = _status(workload)
+    update, current = status.get("updateRevision"), status.get("currentRevision")
+    if update and current and update != current and current in by_name:
+        return by_name[current], "revision still serving the pods not yet updated"
+    newest = by_name.get(update) or owned[-1]
+    older = [cr for cr in owned if _int(cr.get("revision")) < _int(newest.get("revision"))]
+    if not older:
+        return None, "no earlier revision to roll back to"
+    return older[-1], "newest earlier revision"
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def read_workload_history(api_client, namespace, kind, name):
+    """The workload's current object plus its revision history (ReplicaSets or ControllerRevisions)."""
+    apps = k8s_api.AppsV1Api(api_client)
+    if kind == "Deployment":
+        obj = json.loads(apps.read_namespaced_deployment(name, namespace, _preload_content=False).data)
+        history = json.loads(apps.list_namespaced_replica_set(namespace, _preload_content=False).data).get("items") or []
+    else:
+        read = apps.read_namespaced_stateful_set if kind == "StatefulSet" else apps.read_namespaced_daemon_set
+        obj = json.loads(read(name, namespace, _preload_content=False).data)
+        history = json.loads(apps.list_namespaced_controller_revision(namespace, _preload_content=False).data).get("items") or []
+    return obj, history
 
 
 def rollback_candidates(verdicts):

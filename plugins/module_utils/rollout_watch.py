@@ -14,8 +14,9 @@ import json
 import queue
 import threading
 import time
-import traceback
 
+from ansible_collections.erp.platform.plugins.module_utils.k8s_client import ApiException, api_error_text, k8s_api, k8s_watch
+from ansible_collections.erp.platform.plugins.module_utils.label_selectors import labels_match, parse_label_selector, selector_matches
 from ansible_collections.erp.platform.plugins.module_utils.rollout_report import (
     attach_events,
     new_events,
@@ -32,39 +33,11 @@ from ansible_collections.erp.platform.plugins.module_utils.rollout_status import
     dapr_component_statuses,
     ingress_backends,
     ingress_status,
-    labels_match,
     not_found,
-    parse_label_selector,
     pod_template,
-    selector_matches,
     service_status,
     workload_status,
 )
-
-try:
-    from kubernetes import client as k8s_api
-    from kubernetes import watch as k8s_watch
-    from kubernetes.client.rest import ApiException
-
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
-except ImportError:
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
-
-    class ApiException(Exception):
-        """Stand-in so except clauses work when the kubernetes library is missing."""
-
-        status = None
-
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-
-    HAS_K8S_CORE = True
-except ImportError:
-    HAS_K8S_CORE = False
-
 
 # Seconds a named workload may be missing before it counts as NotFound (it may still be being created).
 NOT_FOUND_GRACE = 10
@@ -81,20 +54,6 @@ WORKLOAD_SOURCES = {
     "DaemonSet": "daemonsets",
     "Job": "jobs",
 }
-
-
-def api_error_text(exc):
-    """Short text of an API error: status, reason and the Status message of the body."""
-    if isinstance(exc, ApiException):
-        detail = ""
-        body = getattr(exc, "body", None)
-        if body:
-            try:
-                detail = json.loads(body).get("message") or ""
-            except (ValueError, AttributeError):
-                detail = str(body)[:200]
-        return "{} {}{}".format(exc.status, exc.reason, ": " + detail if detail else "")
-    return f"{type(exc).__name__}: {exc}"
 
 
 class Source:
@@ -544,57 +503,12 @@ class RolloutWatch:
         return {"outcome": outcome, "verdicts": ordered, "elapsed": elapsed, "message": message, "caches": self.caches}
 
 
-def connect(auth):
-    """An ApiClient built by kubernetes.core's auth handling (kubeconfig, context, K8S_AUTH_*).
-
-    ``auth`` holds the k8s_auth_options values (None where not given).
-    Raises RuntimeError with a message a person can act on.
-    """
-    if not HAS_KUBERNETES:
-        raise RuntimeError("the kubernetes Python library is required on the host that runs the module (pip install kubernetes)")
-    if not HAS_K8S_CORE:
-        raise RuntimeError("the kubernetes.core collection is required (ansible-galaxy collection install kubernetes.core)")
-    params = {key: value for key, value in auth.items() if value is not None}
-    try:
-        k8s = get_api_client(**params)
-    except Exception as exc:
-        raise RuntimeError(f"cannot connect to the Kubernetes API: {exc if str(exc) else api_error_text(exc)}") from exc
-    configuration = k8s.configuration
-    # One watch per kind plus the lists: more connections than urllib3's default pool.
-    configuration.connection_pool_maxsize = max(getattr(configuration, "connection_pool_maxsize", 0) or 0, 32)
-    api_client = k8s_api.ApiClient(configuration)
-    dynamic = getattr(k8s, "client", None)
-    inner = getattr(dynamic, "client", None)
-    for header, value in (getattr(inner, "default_headers", None) or {}).items():
-        if header.lower().startswith("impersonate"):
-            api_client.set_default_header(header, value)
-    return api_client
-
-
-def read_workload_history(api_client, namespace, kind, name):
-    """The workload's current object plus its revision history (ReplicaSets or ControllerRevisions)."""
-    apps = k8s_api.AppsV1Api(api_client)
-    if kind == "Deployment":
-        obj = json.loads(apps.read_namespaced_deployment(name, namespace, _preload_content=False).data)
-        history = json.loads(apps.list_namespaced_replica_set(namespace, _preload_content=False).data).get("items") or []
-    else:
-        read = apps.read_namespaced_stateful_set if kind == "StatefulSet" else apps.read_namespaced_daemon_set
-        obj = json.loads(read(name, namespace, _preload_content=False).data)
-        history = json.loads(apps.list_namespaced_controller_revision(namespace, _preload_content=False).data).get("items") or []
-    return obj, history
-
-
 def seconds_since(start):
     return time.monotonic() - start
 
 
 __all__ = [
-    "HAS_KUBERNETES",
-    "KUBERNETES_IMPORT_ERROR",
     "NOT_FOUND",
     "RolloutWatch",
     "Selection",
-    "api_error_text",
-    "connect",
-    "read_workload_history",
 ]

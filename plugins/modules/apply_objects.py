@@ -182,15 +182,11 @@ counts:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.erp.platform.plugins.module_utils.k8s_module import auth_argument_spec, connect_or_fail
-from ansible_collections.erp.platform.plugins.module_utils.k8s_objects import Cluster, ObjectError, apply_in_order, comparable, prune_candidates
+from ansible_collections.erp.platform.plugins.module_utils.k8s_objects import Cluster, ObjectError, apply_all
 from ansible_collections.erp.platform.plugins.module_utils.manifests import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
     check_manifests,
-    describe,
-    object_key,
-    redacted,
-    yaml_document,
 )
 
 ACTIONS = ("created", "configured", "unchanged", "deleted")
@@ -224,60 +220,6 @@ def argument_spec():
             },
         },
     )
-
-
-def entry(key, action):
-    api_version, kind, namespace, name = key
-    return {"api_version": api_version, "kind": kind, "namespace": namespace, "name": name, "action": action}
-
-
-def yaml_text(obj):
-    if obj is None:
-        return ""
-    return yaml_document(redacted(comparable(obj)))
-
-
-def diff_entry(key, before, after):
-    label = describe(*key)
-    return {"before": yaml_text(before), "after": yaml_text(after), "before_header": label, "after_header": label}
-
-
-def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
-    """Apply, then prune, appending to entries and diffs; raises ObjectError on the first failure."""
-    prune = params["prune"]
-    # The prune request is checked before anything is applied.
-    for spec in prune["kinds"] if prune else []:
-        try:
-            namespaced = cluster.resource(spec["api_version"], spec["kind"])[1]
-        except ObjectError as exc:
-            raise ObjectError(f"prune.kinds: {spec['kind']}: {exc}") from exc
-        if not namespaced:
-            raise ObjectError(f"prune.kinds: {spec['kind']} is cluster-scoped; allowed: namespaced kinds (pruning works within prune.namespace)")
-    done = []
-    try:
-        apply_in_order(cluster, params["objects"], params["field_manager"], params["force_conflicts"], check_mode, params["parallel"], done)
-    finally:
-        for obj, action, before, after in done:
-            entries.append(entry(object_key(obj), action))
-            if want_diff and action != "unchanged":
-                diffs.append(diff_entry(object_key(obj), before, after))
-    applied = {object_key(item[0]) for item in done}
-
-    if prune:
-        for spec in prune["kinds"]:
-            keep = spec["keep"] if spec["keep"] is not None else prune["keep"]
-            try:
-                items = cluster.list(spec["api_version"], spec["kind"], prune["namespace"], prune["selector"])
-            except ObjectError as exc:
-                raise ObjectError(f"prune {spec['kind']}: {exc}") from exc
-            except Exception as exc:  # ApiException and transport errors, named for the person reading the log
-                raise ObjectError(f"prune {spec['kind']}: cannot list: {exc}") from exc
-            for item in prune_candidates(items, set(keep), prune["keep_label"], applied):
-                key = object_key(item)
-                if cluster.delete(item, dry_run=check_mode):
-                    entries.append(entry(key, "deleted"))
-                    if want_diff:
-                        diffs.append(diff_entry(key, item, None))
 
 
 def main():

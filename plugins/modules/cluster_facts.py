@@ -115,9 +115,9 @@ lookups:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.erp.platform.plugins.module_utils.k8s_client import ApiException, api_error_text
 from ansible_collections.erp.platform.plugins.module_utils.k8s_module import auth_argument_spec, connect_or_fail
 from ansible_collections.erp.platform.plugins.module_utils.k8s_objects import Cluster, ObjectError
-from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import ApiException, api_error_text
 
 
 def argument_spec():

@@ -78,47 +78,10 @@ unchanged:
   sample: 36
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.erp.platform.plugins.module_utils.manifests import (
-    HAS_YAML,
-    HIDDEN,
-    YAML_IMPORT_ERROR,
-    check_manifests,
-    redacted,
-    yaml_document,
-    yaml_documents,
-)
-
-
-def file_name(obj):
-    return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
-
-
-def manifest_text(obj):
-    return "---\n" + yaml_document(obj)
-
-
-def shown(text):
-    """File content as a diff may show it: a Secret's values replaced."""
-    if not text:
-        return ""
-    docs = yaml_documents(text)
-    if docs is None:
-        return HIDDEN  # not ours to show if it does not even parse
-    if not any(isinstance(doc, dict) and doc.get("kind") == "Secret" for doc in docs):
-        return text
-    return "".join(manifest_text(redacted(doc)) for doc in docs)
-
-
-def read_text(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
+from ansible_collections.erp.platform.plugins.module_utils.manifest_files import ManifestFileError, planned_files, write_files
+from ansible_collections.erp.platform.plugins.module_utils.manifests import HAS_YAML, YAML_IMPORT_ERROR, check_manifests
 
 
 def main():
@@ -143,46 +106,14 @@ def main():
         module.fail_json(msg=f"mode: got {params['mode']!r}; allowed: an octal string such as 0644")
 
     directory = params["path"]
-    wanted = {}
-    for obj in params["objects"]:
-        name = file_name(obj)
-        if "/" in name or name.startswith("."):
-            module.fail_json(msg=f"objects: {obj['kind']}/{obj['metadata']['name']} gives the file name {name!r}, which is not a plain file name")
-        if name in wanted:
-            module.fail_json(msg=f"objects: two objects would both be written to {name}")
-        wanted[name] = manifest_text(obj)
-
-    written, removed, diffs, unchanged = [], [], [], 0
     try:
-        existing = sorted(entry for entry in os.listdir(directory) if entry.endswith(".yaml")) if os.path.isdir(directory) else []
-        if not module.check_mode:
-            os.makedirs(directory, exist_ok=True)
-        for name, text in wanted.items():
-            path = os.path.join(directory, name)
-            old = read_text(path)
-            if old == text and (os.stat(path).st_mode & 0o7777) == mode:
-                unchanged += 1
-                continue
-            written.append(path)
-            if old == text:  # only the permissions change, for example to 0600 for a Secret
-                if not module.check_mode:
-                    os.chmod(path, mode)
-                continue
-            diffs.append({"before": shown(old), "after": shown(text), "before_header": path, "after_header": path})
-            if not module.check_mode:
-                temporary = path + ".tmp"
-                with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                os.chmod(temporary, mode)
-                os.replace(temporary, path)
-        if params["prune"]:
-            for name in existing:
-                if name not in wanted:
-                    path = os.path.join(directory, name)
-                    removed.append(path)
-                    diffs.append({"before": shown(read_text(path)), "after": "", "before_header": path, "after_header": path})
-                    if not module.check_mode:
-                        os.remove(path)
+        wanted = planned_files(params["objects"])
+    except ManifestFileError as exc:
+        module.fail_json(msg=str(exc))
+
+    written, removed, diffs = [], [], []
+    try:
+        unchanged = write_files(directory, wanted, mode, params["prune"], module.check_mode, written, removed, diffs)
     except (OSError, ValueError) as exc:  # ValueError: an existing *.yaml that is not UTF-8 text
         module.fail_json(msg=f"cannot write the manifests into {directory}: {exc}", written=written, removed=removed)
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.erp.platform.plugins.module_utils.k8s_client import connect
 from ansible_collections.erp.platform.plugins.module_utils.rollout_status import FATAL_WAITING_REASONS, condition
-from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import RolloutWatch, Selection, connect
+from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import RolloutWatch, Selection
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"

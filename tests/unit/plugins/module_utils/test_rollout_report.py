@@ -148,7 +148,7 @@ def test_deployment_rollback_goes_to_the_revision_still_serving():
     rs1 = replicaset(dep, 1, "aaaa", available=0, image="erp-system/finance:0.9.0")
     rs2 = replicaset(dep, 2, "bbbb", available=2, image="erp-system/finance:1.0.0")
     rs3 = replicaset(dep, 3, "cccc", available=0, image="erp-system/finance:1.1.0")
-    target, why = rs.deployment_rollback_target(dep, [rs1, rs3, rs2])
+    target, why = rollback.deployment_rollback_target(dep, [rs1, rs3, rs2])
     assert target["metadata"]["name"] == "finance-service-bbbb"
     assert "still serving" in why
 
@@ -159,24 +159,24 @@ def test_deployment_rollback_skips_a_failed_revision_that_no_longer_serves():
     rs2 = replicaset(dep, 2, "bbbb", available=0)
     rs3 = replicaset(dep, 3, "aaaa", available=2)
     rs4 = replicaset(dep, 4, "dddd", available=0)
-    target, _reason = rs.deployment_rollback_target(dep, [rs2, rs3, rs4])
+    target, _reason = rollback.deployment_rollback_target(dep, [rs2, rs3, rs4])
     assert target["metadata"]["name"] == "finance-service-aaaa"
 
 
 def test_deployment_rollback_without_serving_takes_newest_older_and_none_without_history():
     dep = deployment(revision="3")
     older = [replicaset(dep, 1, "aaaa"), replicaset(dep, 2, "bbbb"), replicaset(dep, 3, "cccc")]
-    target, why = rs.deployment_rollback_target(dep, older)
+    target, why = rollback.deployment_rollback_target(dep, older)
     assert target["metadata"]["name"] == "finance-service-bbbb"
     assert why == "newest earlier revision"
     first = deployment(revision="1")
-    assert rs.deployment_rollback_target(first, [replicaset(first, 1, "aaaa")])[0] is None
+    assert rollback.deployment_rollback_target(first, [replicaset(first, 1, "aaaa")])[0] is None
 
 
 def test_deployment_rollback_ignores_replicasets_of_other_deployments():
     dep = deployment(revision="2")
     other = deployment(name="sales-service")
-    target, _reason = rs.deployment_rollback_target(dep, [replicaset(other, 1, "zzzz", available=2), replicaset(dep, 2, "cccc")])
+    target, _reason = rollback.deployment_rollback_target(dep, [replicaset(other, 1, "zzzz", available=2), replicaset(dep, 2, "cccc")])
     assert target is None
 
 
@@ -184,7 +184,7 @@ def test_deployment_rollback_patch_like_kubectl_undo():
     dep = deployment(revision="3")
     dep["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = "{}"
     target = replicaset(dep, 2, "bbbb", available=2, image="erp-system/finance:1.0.0", change_cause="release 1.0.0")
-    patch = rs.deployment_rollback_patch(dep, target)
+    patch = rollback.deployment_rollback_patch(dep, target)
     template = patch[0]["value"]
     assert patch[0]["path"] == "/spec/template"
     assert "pod-template-hash" not in template["metadata"]["labels"]
@@ -203,7 +203,7 @@ def test_statefulset_rollback_to_current_revision_when_update_stopped_half_way()
         controller_revision(sts, "StatefulSet", "postgres-5d8f7c", 2),
         controller_revision(sts, "StatefulSet", "postgres-84bd9f", 3, image="docker.io/library/postgres:17.0"),
     ]
-    target, why = rs.controllerrevision_rollback_target(sts, revisions)
+    target, why = rollback.controllerrevision_rollback_target(sts, revisions)
     assert target["metadata"]["name"] == "postgres-5d8f7c"
     assert "not yet updated" in why
     plan = rollback.plan_rollback("StatefulSet", sts, revisions)
@@ -215,9 +215,9 @@ def test_statefulset_rollback_to_current_revision_when_update_stopped_half_way()
 def test_statefulset_rollback_after_full_update_takes_previous_revision():
     sts = statefulset(current_revision="postgres-84bd9f", update_revision="postgres-84bd9f")
     revisions = [controller_revision(sts, "StatefulSet", "postgres-5d8f7c", 2), controller_revision(sts, "StatefulSet", "postgres-84bd9f", 3)]
-    target, _reason = rs.controllerrevision_rollback_target(sts, revisions)
+    target, _reason = rollback.controllerrevision_rollback_target(sts, revisions)
     assert target["metadata"]["name"] == "postgres-5d8f7c"
-    assert rs.controllerrevision_rollback_target(sts, revisions[1:])[0] is None
+    assert rollback.controllerrevision_rollback_target(sts, revisions[1:])[0] is None
 
 
 def test_plan_rollback_deployment_and_job():

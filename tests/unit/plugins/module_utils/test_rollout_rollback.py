@@ -3,14 +3,13 @@
 import pytest
 
 from ansible_collections.erp.platform.plugins.module_utils import rollout_rollback as rollback
-from ansible_collections.erp.platform.plugins.module_utils import rollout_status as rs
 from ansible_collections.erp.platform.tests.unit.plugins.module_utils.rollout_objects import deployment, replicaset
 
 NOW = 1796169600.0  # 2026-12-02T00:00:00Z
 
 
 def marked(replica_set, stamp="2026-12-01T10:00:00Z"):
-    replica_set["metadata"]["annotations"][rs.VERIFIED_ANNOTATION] = "{} {}".format(replica_set["metadata"]["labels"]["pod-template-hash"], stamp)
+    replica_set["metadata"]["annotations"][rollback.VERIFIED_ANNOTATION] = "{} {}".format(replica_set["metadata"]["labels"]["pod-template-hash"], stamp)
     return replica_set
 
 
@@ -20,7 +19,7 @@ def test_a_previous_revision_that_never_became_healthy_is_skipped_for_the_verifi
     rs1 = marked(replicaset(dep, 1, "aaaa", available=0, image="erp-system/finance:1.0.0"))
     rs2 = replicaset(dep, 2, "bbbb", available=0, image="erp-system/finance:2.0.0")
     rs3 = marked(replicaset(dep, 3, "cccc", available=2, image="erp-system/finance:3.0.0"))
-    target, why = rs.deployment_rollback_target(dep, [rs3, rs2, rs1])
+    target, why = rollback.deployment_rollback_target(dep, [rs3, rs2, rs1])
     assert target["metadata"]["name"] == "finance-service-aaaa"
     assert why == "newest earlier revision verified healthy (at 2026-12-01T10:00:00Z)"
     plan = rollback.plan_rollback("Deployment", dep, [rs3, rs2, rs1])
@@ -32,10 +31,10 @@ def test_the_newest_of_verified_and_serving_wins():
     rs1 = marked(replicaset(dep, 1, "aaaa"))
     rs2 = replicaset(dep, 2, "bbbb", available=1)
     rs3 = marked(replicaset(dep, 3, "cccc"))
-    target, why = rs.deployment_rollback_target(dep, [rs1, rs2, rs3, replicaset(dep, 4, "dddd")])
+    target, why = rollback.deployment_rollback_target(dep, [rs1, rs2, rs3, replicaset(dep, 4, "dddd")])
     assert target["metadata"]["name"] == "finance-service-cccc"
     assert why.startswith("newest earlier revision verified healthy")
-    target, why = rs.deployment_rollback_target(dep, [rs1, rs2, replicaset(dep, 3, "cccc"), replicaset(dep, 4, "dddd")])
+    target, why = rollback.deployment_rollback_target(dep, [rs1, rs2, replicaset(dep, 3, "cccc"), replicaset(dep, 4, "dddd")])
     assert (target["metadata"]["name"], why) == ("finance-service-bbbb", "newest earlier revision still serving")
 
 
@@ -43,17 +42,17 @@ def test_a_mark_copied_from_another_replicaset_does_not_count():
     dep = deployment(revision="3")
     rs1 = marked(replicaset(dep, 1, "aaaa"))
     rs2 = replicaset(dep, 2, "bbbb")
-    rs2["metadata"]["annotations"][rs.VERIFIED_ANNOTATION] = "aaaa 2026-12-01T10:00:00Z"  # inherited, not its own
-    assert rs.verified_mark(rs2) is None
-    assert rs.verified_mark(rs1) == "2026-12-01T10:00:00Z"
-    target, _why = rs.deployment_rollback_target(dep, [rs1, rs2, replicaset(dep, 3, "cccc")])
+    rs2["metadata"]["annotations"][rollback.VERIFIED_ANNOTATION] = "aaaa 2026-12-01T10:00:00Z"  # inherited, not its own
+    assert rollback.verified_mark(rs2) is None
+    assert rollback.verified_mark(rs1) == "2026-12-01T10:00:00Z"
+    target, _why = rollback.deployment_rollback_target(dep, [rs1, rs2, replicaset(dep, 3, "cccc")])
     assert target["metadata"]["name"] == "finance-service-aaaa"
 
 
 def test_the_rollback_patch_never_copies_the_mark_to_the_deployment():
     dep = deployment(revision="3")
-    patch = rs.deployment_rollback_patch(dep, marked(replicaset(dep, 1, "aaaa")))
-    assert rs.VERIFIED_ANNOTATION not in patch[1]["value"]
+    patch = rollback.deployment_rollback_patch(dep, marked(replicaset(dep, 1, "aaaa")))
+    assert rollback.VERIFIED_ANNOTATION not in patch[1]["value"]
 
 
 def caches(dep, *replicasets):

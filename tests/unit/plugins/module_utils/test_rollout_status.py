@@ -437,27 +437,7 @@ def test_dapr_app_ids_from_pod_template_annotations():
 
 
 # ---------------------------------------------------------------------------
-# Label selectors and timestamps
-
-
-@pytest.mark.parametrize(
-    ("selector", "labels", "matches"),
-    [
-        ("app.kubernetes.io/instance=erp", {"app.kubernetes.io/instance": "erp"}, True),
-        ("app.kubernetes.io/instance==erp,tier!=batch", {"app.kubernetes.io/instance": "erp", "tier": "batch"}, False),
-        ("tier in (web, api),!legacy", {"tier": "api"}, True),
-        ("tier notin (web,api)", {"tier": "api"}, False),
-        ("tier", {}, False),
-        ("", {"anything": "x"}, True),
-    ],
-)
-def test_label_selector(selector, labels, matches):
-    assert rs.labels_match(rs.parse_label_selector(selector), labels) is matches
-
-
-def test_bad_label_selector_raises():
-    with pytest.raises(ValueError, match="cannot parse"):
-        rs.parse_label_selector("a in (b")
+# Timestamps
 
 
 def test_parse_time_variants():

@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from ansible_collections.erp.platform.plugins.module_utils import k8s_client
 from ansible_collections.erp.platform.plugins.module_utils import rollout_status as rs
 from ansible_collections.erp.platform.plugins.module_utils import rollout_watch as rw
 from ansible_collections.erp.platform.tests.unit.plugins.module_utils.rollout_objects import NOW, deployment, endpointslice, replicaset, rs_pod, service, stamp
@@ -77,7 +78,7 @@ def test_informer_forbidden_is_permanent_and_marks_synced():
 
     def forbidden(namespace, **kwargs):
         stop.set()
-        raise rw.ApiException(status=403, reason="Forbidden")
+        raise k8s_client.ApiException(status=403, reason="Forbidden")
 
     informer = rw.Informer(rw.Source("ingresses", forbidden, ("erp-system",), required=False), lambda key: None, stop)
     informer.run()
@@ -170,10 +171,10 @@ def test_engine_without_fail_fast_waits_on_pod_faults_but_ends_on_terminal_state
 
 
 def test_api_error_text_reads_the_status_body():
-    exc = rw.ApiException(status=403, reason="Forbidden")
+    exc = k8s_client.ApiException(status=403, reason="Forbidden")
     exc.body = json.dumps({"kind": "Status", "message": 'pods is forbidden: User "system:serviceaccount:erp:deployer" cannot list resource "pods"'})
-    assert rw.api_error_text(exc) == '403 Forbidden: pods is forbidden: User "system:serviceaccount:erp:deployer" cannot list resource "pods"'
-    assert rw.api_error_text(ValueError("boom")) == "ValueError: boom"
+    assert k8s_client.api_error_text(exc) == '403 Forbidden: pods is forbidden: User "system:serviceaccount:erp:deployer" cannot list resource "pods"'
+    assert k8s_client.api_error_text(ValueError("boom")) == "ValueError: boom"
 
 
 def test_outcome_of_pods_refused_at_creation_reads_the_replicaset_events():

@@ -136,12 +136,12 @@ def test_apply_all_applies_then_prunes_what_is_not_kept(tmp_path):
     api = FakeApi()
     cluster = ko.Cluster(api)
     entries, diffs = [], []
-    apply_objects.apply_all(cluster, params([deployment("a"), deployment("b"), service_account("b"), service_account("c")]), False, False, entries, diffs)
+    ko.apply_all(cluster, params([deployment("a"), deployment("b"), service_account("b"), service_account("c")]), False, False, entries, diffs)
     assert [item["action"] for item in entries] == ["created"] * 4
 
     entries = []
     # b is no longer wanted, but it is applied by this call: never pruned. c is neither kept nor applied.
-    apply_objects.apply_all(cluster, params([deployment("a"), deployment("b")], PRUNE), False, True, entries, diffs)
+    ko.apply_all(cluster, params([deployment("a"), deployment("b")], PRUNE), False, True, entries, diffs)
     assert [(item["kind"], item["name"], item["action"]) for item in entries] == [
         ("Deployment", "a", "unchanged"),
         ("Deployment", "b", "unchanged"),
@@ -151,7 +151,7 @@ def test_apply_all_applies_then_prunes_what_is_not_kept(tmp_path):
     assert diffs[-1]["after"] == ""
 
     entries = []
-    apply_objects.apply_all(cluster, params([deployment("a")], PRUNE), True, False, entries, [])
+    ko.apply_all(cluster, params([deployment("a")], PRUNE), True, False, entries, [])
     assert [(item["kind"], item["name"], item["action"]) for item in entries] == [("Deployment", "a", "unchanged"), ("Deployment", "b", "deleted")]
     assert "/apis/apps/v1/namespaces/erp/deployments/b" in api.store  # check mode deletes nothing
 
@@ -160,7 +160,7 @@ def test_apply_all_refuses_to_prune_cluster_scoped_kinds_before_applying():
     api = FakeApi()
     prune = dict(PRUNE, kinds=[{"api_version": "v1", "kind": "Namespace", "keep": None}])
     with pytest.raises(ko.ObjectError, match=re.escape("prune.kinds: Namespace is cluster-scoped; allowed: namespaced kinds")):
-        apply_objects.apply_all(ko.Cluster(api), params([deployment("a")], prune), False, False, [], [])
+        ko.apply_all(ko.Cluster(api), params([deployment("a")], prune), False, False, [], [])
     assert api.store == {}
 
 
@@ -168,10 +168,10 @@ def test_apply_all_diff_hides_secret_values():
     cluster = ko.Cluster(FakeApi())
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "erp"}, "spec": {"type": "ClusterIP"}}
     diffs = []
-    apply_objects.apply_all(cluster, params([svc]), False, True, [], diffs)
+    ko.apply_all(cluster, params([svc]), False, True, [], diffs)
     assert diffs[0]["before"] == ""
     assert "ClusterIP" in diffs[0]["after"]
-    text = apply_objects.yaml_text({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "resourceVersion": "3"}, "data": {"k": "c2VjcmV0"}})
+    text = ko.yaml_text({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "resourceVersion": "3"}, "data": {"k": "c2VjcmV0"}})
     assert "c2VjcmV0" not in text
     assert "<hidden>" in text
     assert "resourceVersion" not in text
