@@ -102,6 +102,14 @@ def namespace(kubectl, k8s_client, request):
     kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
+def deleted_namespace(kubectl, name: str) -> str:
+    """Delete the namespace and wait until it is gone, so a test of a fixed namespace starts from nothing
+    even on a cluster an earlier run left objects in. Returns the name."""
+    kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=180s")
+    assert kubectl("get", "namespace", name, "--ignore-not-found", "-o", "name").stdout.strip() == "", f"namespace {name} still exists"
+    return name
+
+
 @pytest.fixture
 def dapr_drop_all_off(kubectl):
     """For one test: the emulated injector with Dapr's default SIDECAR_DROP_ALL_CAPABILITIES=false; "true" afterwards."""

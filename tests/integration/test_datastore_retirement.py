@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from ansible_collections.erp.platform.tests.integration.conftest import REPO
+from ansible_collections.erp.platform.tests.integration.conftest import REPO, deleted_namespace
 from ansible_collections.erp.platform.tests.integration.playbook_run import run_playbook
 
 NAMESPACE = "erp-it-retire"
@@ -15,7 +15,8 @@ KINDS = "statefulsets,services,networkpolicies,serviceaccounts,persistentvolumec
 
 
 @pytest.fixture(scope="module")
-def inventory(tmp_path_factory):
+def inventory(tmp_path_factory, kubectl):
+    deleted_namespace(kubectl, NAMESPACE)
     target = tmp_path_factory.mktemp("inventory") / "local"
     shutil.copytree(REPO / "inventories" / "local", target, symlinks=True)
     return target

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from ansible_collections.erp.platform.tests.integration.conftest import REPO
+from ansible_collections.erp.platform.tests.integration.conftest import REPO, deleted_namespace
 from ansible_collections.erp.platform.tests.integration.playbook_run import run_playbook
 
 NAMESPACE = "erp-it-rollback"
@@ -21,7 +21,8 @@ VERIFIED = "erp.platform/verified"
 
 
 @pytest.fixture(scope="module")
-def inventory(tmp_path_factory):
+def inventory(tmp_path_factory, kubectl):
+    deleted_namespace(kubectl, NAMESPACE)
     target = tmp_path_factory.mktemp("inventory") / "local"
     shutil.copytree(REPO / "inventories" / "local", target, symlinks=True)
     return target
