@@ -5,7 +5,8 @@ text callback (ansible.cfg: default callback, YAML result format, no colour) and
 `PlaybookRun`: a CompletedProcess (returncode, stdout, stderr) with the recap, the failed
 task, its message and the changed tasks read from that text. `run_module` runs one module
 through `ansible localhost -m` with the one JSON callback (ansible.posix.json) and returns
-the task's result. The AWX test runs ansible-runner on purpose (that is the user's path).
+the task's result. Every integration test runs Ansible through these two; the AWX test runs
+ansible-runner on purpose (that is the user's path).
 """
 
 from __future__ import annotations

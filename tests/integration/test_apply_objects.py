@@ -9,28 +9,16 @@ only the labelled objects that are not kept.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
+
+from ansible_collections.erp.platform.tests.integration import playbook_run
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = {"app.kubernetes.io/managed-by": "erp.platform", "app.kubernetes.io/component": "apitest"}
 
 
 def run_module(kubeconfig: str, args: dict, *flags: str) -> tuple[int, dict, str]:
-    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-    proc = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible"), "localhost", "-i", "inventories/local", "-m", "erp.platform.apply_objects", "-a", json.dumps(args), *flags],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    output = json.loads(proc.stdout)
-    result = output["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    return proc.returncode, result, proc.stdout + proc.stderr
+    return playbook_run.run_module("erp.platform.apply_objects", args, *flags, kubeconfig=kubeconfig, timeout=300)
 
 
 def config_map(namespace: str, name: str, value: str, labels: dict | None = None) -> dict:

@@ -8,13 +8,12 @@ the namespace must not exist afterwards: the first role that would change anythi
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.erp.platform.tests.integration.playbook_run import run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "erp-it-bad-inputs"
@@ -172,19 +171,8 @@ def clean_namespace(kubeconfig, kubectl):
 
 
 @pytest.mark.parametrize(("extra_vars", "expected"), [pytest.param(v, e, id=i) for i, v, e in CASES])
-def test_bad_input_fails_before_any_change(extra_vars, expected, clean_namespace, kubeconfig, kubectl, tmp_path):
-    extra = tmp_path / "extra-vars.json"
-    extra.write_text(json.dumps({"erp_namespace": NAMESPACE, **extra_vars}))
-    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", "inventories/local", "-e", f"@{extra}"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
+def test_bad_input_fails_before_any_change(extra_vars, expected, clean_namespace, kubeconfig, kubectl):
+    result = run_playbook("site.yml", "inventories/local", {"erp_namespace": NAMESPACE, **extra_vars}, kubeconfig=kubeconfig, timeout=900)
     output = result.stdout + result.stderr
     assert result.returncode != 0, f"the run succeeded:\n{output[-3000:]}"
     assert "Traceback" not in output, output[-3000:]

@@ -19,6 +19,8 @@ from typing import NamedTuple
 import pytest
 import yaml
 
+from ansible_collections.erp.platform.tests.integration.playbook_run import run_playbook
+
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "erp-built"
 VENV_BIN = Path(sys.executable).parent
@@ -122,22 +124,12 @@ def test_site_playbook_by_its_full_name_deploys(installed, kubeconfig, kubectl):
     shutil.copytree(REPO / "inventories" / "local", inventory)
     kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s")
 
-    run = subprocess.run(
-        [
-            VENV_BIN / "ansible-playbook",
-            "erp.platform.site",
-            "-i",
-            str(inventory),
-            "-e",
-            f"erp_namespace={NAMESPACE}",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-        ],
+    run = run_playbook(
+        "erp.platform.site",
+        inventory,
+        {"erp_namespace": NAMESPACE, "ansible_python_interpreter": sys.executable},
         cwd=scratch,
         env=outside_env(collections, scratch / "home", kubeconfig),
-        capture_output=True,
-        text=True,
-        check=False,
     )
     try:
         assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]

@@ -11,15 +11,13 @@ loop's kubelet Warning events appear in the failure message of a Deployment.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.erp.platform.tests.integration.dapr_injector import injected_sidecar
-from ansible_collections.erp.platform.tests.integration.playbook_run import recap
+from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, failed_task, failure_text, recap, run_playbook
 from ansible_collections.erp.platform.tests.integration.test_rollout_health import apply, deployment, run_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,34 +26,9 @@ VERIFY_TASK = "erp.platform.verify : Wait until everything this instance deploye
 RESTLESS = {"events", "events.events.k8s.io", "leases.coordination.k8s.io", "nodes", "componentstatuses"}
 
 
-def run_site(kubeconfig: str, namespace: str, extra: dict | None = None) -> subprocess.CompletedProcess:
-    """site.yml on the local inventory into ``namespace``, with extra variables as JSON."""
-    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    variables = dict({"erp_namespace": namespace}, **(extra or {}))
-    return subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", "inventories/local", "-e", json.dumps(variables)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
-
-
-def failed_task(result: subprocess.CompletedProcess) -> str:
-    """The header of the task that failed the run."""
-    before = result.stdout.split("fatal:")[0]
-    tasks = re.findall(r"^TASK \[(.*?)\]", before, re.MULTILINE)
-    assert "fatal:" in result.stdout, f"no failed task:\n{result.stdout[-4000:]}"
-    assert tasks, result.stdout[-4000:]
-    return tasks[-1]
-
-
-def failure_text(result: subprocess.CompletedProcess) -> str:
-    """The failed task's output, lines unwrapped (the YAML callback folds long messages)."""
-    text = result.stdout.split("fatal:", 1)[1].split("PLAY RECAP", 1)[0]
-    return re.sub(r"\s+", " ", text)
+def run_site(kubeconfig: str, namespace: str, extra: dict | None = None) -> PlaybookRun:
+    """site.yml on the local inventory into ``namespace``, with extra variables."""
+    return run_playbook("site.yml", "inventories/local", dict({"erp_namespace": namespace}, **(extra or {})), kubeconfig=kubeconfig)
 
 
 def cluster_snapshot(kubectl) -> dict[str, str]:
@@ -130,17 +103,8 @@ def test_without_drop_all_preflight_refuses_and_nothing_changes(kubeconfig, kube
 @pytest.mark.usefixtures("dapr_drop_all_off")
 def test_without_drop_all_baseline_is_accepted_by_preflight(kubeconfig, kubectl, fresh_namespace):
     """The second supported combination: Dapr's default injector with the namespace at baseline (preflight only)."""
-    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_NOCOLOR="1")
     variables = {"erp_namespace": fresh_namespace, "namespace_pod_security_enforce": "baseline"}
-    result = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", "inventories/local", "--tags", "preflight", "-e", json.dumps(variables)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    result = run_playbook("site.yml", "inventories/local", variables, kubeconfig=kubeconfig, tags="preflight", timeout=600)
     assert result.returncode == 0, result.stdout[-4000:]
     assert recap(result)["changed"] == 0
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from ansible_collections.erp.platform.tests.integration.playbook_run import changed_tasks, recap
+from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, changed_tasks, recap, run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "erp-it-dapr"
@@ -45,19 +43,8 @@ BASE = {
 REDIS = [{"name": "redisHost", "value": "redis-service:6379"}, {"name": "redisPassword", "secretKeyRef": {"name": "erp-secrets", "key": "REDIS_PASSWORD"}}]
 
 
-def run_site(kubeconfig: str, tmp_path: Path, extra: dict, *args: str) -> subprocess.CompletedProcess:
-    path = tmp_path / "extra-vars.json"
-    path.write_text(json.dumps(extra))
-    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", "inventories/local", "-e", f"@{path}", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
+def run_site(kubeconfig: str, tmp_path: Path, extra: dict, *args: str) -> PlaybookRun:
+    return run_playbook("site.yml", "inventories/local", extra, args=args, kubeconfig=kubeconfig)
 
 
 def get_json(kubectl, *args: str) -> dict:

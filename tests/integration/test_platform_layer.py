@@ -12,13 +12,12 @@ import base64
 import json
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ansible_collections.erp.platform.tests.integration.playbook_run import changed_tasks, recap, wait_for
+from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, changed_tasks, recap, run_playbook, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "erp-it-platform"
@@ -29,17 +28,8 @@ SECRET_KEYS = ("db_password", "jwt_secret", "redis_password", "dapr_api_token")
 KINDS = "configmaps,secrets,serviceaccounts,services,statefulsets,networkpolicies,persistentvolumeclaims,components.dapr.io"
 
 
-def run_playbook(kubeconfig: str, *args: str, inventory: str = "inventories/local") -> subprocess.CompletedProcess:
-    env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", inventory, *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
+def run_site(kubeconfig: str, *args: str, inventory: str = "inventories/local") -> PlaybookRun:
+    return run_playbook("site.yml", inventory, args=args, kubeconfig=kubeconfig)
 
 
 def snapshot(kubectl) -> dict[str, str]:
@@ -55,7 +45,7 @@ def snapshot(kubectl) -> dict[str, str]:
 def converged(kubeconfig, kubectl):
     """The first converge of the platform layer; the namespace is deleted after the module."""
     kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=120s", check=False)
-    result = run_playbook(kubeconfig, *PLATFORM)
+    result = run_site(kubeconfig, *PLATFORM)
     assert result.returncode == 0, f"converge failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     yield result
     kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
@@ -189,7 +179,7 @@ def test_dapr_components_point_at_redis_with_scopes(converged, kubectl):
 
 def test_second_run_changes_nothing_and_verbose_output_has_no_secret(converged, kubeconfig, kubectl):
     before = snapshot(kubectl)
-    result = run_playbook(kubeconfig, *PLATFORM, "-vvv")
+    result = run_site(kubeconfig, *PLATFORM, "-vvv")
     assert result.returncode == 0, result.stdout[-6000:]
     assert recap(result)["changed"] == 0, f"changed on re-run: {changed_tasks(result)}"
     assert snapshot(kubectl) == before, "a re-run changed objects in the cluster (secrets included)"
@@ -201,7 +191,7 @@ def test_second_run_changes_nothing_and_verbose_output_has_no_secret(converged, 
 
 def test_check_mode_on_converged_cluster_changes_nothing(converged, kubeconfig, kubectl):
     before = snapshot(kubectl)
-    result = run_playbook(kubeconfig, *PLATFORM, "--check", "--diff")
+    result = run_site(kubeconfig, *PLATFORM, "--check", "--diff")
     assert result.returncode == 0, result.stdout[-6000:]
     assert recap(result)["changed"] == 0, f"--check reports changes: {changed_tasks(result)}"
     assert snapshot(kubectl) == before
@@ -209,7 +199,7 @@ def test_check_mode_on_converged_cluster_changes_nothing(converged, kubeconfig, 
 
 def test_prod_with_placeholder_secrets_stops_in_preflight(converged, kubeconfig, kubectl):
     before = snapshot(kubectl)
-    result = run_playbook(kubeconfig, *VAULT_ID, "-e", f"erp_namespace={NAMESPACE}", inventory="inventories/prod")
+    result = run_site(kubeconfig, *VAULT_ID, "-e", f"erp_namespace={NAMESPACE}", inventory="inventories/prod")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-4000:]
     failed_task = re.findall(r"^TASK \[(.*?)\]", output.split("fatal:")[0], re.MULTILINE)[-1]
@@ -221,18 +211,11 @@ def test_prod_with_placeholder_secrets_stops_in_preflight(converged, kubeconfig,
     assert snapshot(kubectl) == before, "the failed prod run changed the cluster"
 
 
-def render(extra_vars: Path, tags: str = "platform") -> subprocess.CompletedProcess:
+def render(extra_vars: Path, tags: str = "platform") -> PlaybookRun:
     """site.yml in render mode (erp_render_dir among the extra vars): no cluster is reachable."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("KUBECONFIG", "K8S_AUTH_"))}
-    return subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-i", "inventories/local", "--tags", tags, "-e", f"@{extra_vars}"],
-        cwd=REPO,
-        env=dict(env, KUBECONFIG="/nonexistent/kubeconfig"),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
+    env["KUBECONFIG"] = "/nonexistent/kubeconfig"
+    return run_playbook("site.yml", "inventories/local", args=["-e", f"@{extra_vars}"], tags=tags, env=env, timeout=900)
 
 
 def test_render_follows_the_catalog_and_external_datastores(tmp_path):

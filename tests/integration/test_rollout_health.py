@@ -10,8 +10,6 @@ lets them time its verdicts precisely. Measured latencies are appended to
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -21,9 +19,9 @@ import pytest
 from ansible_collections.erp.platform.plugins.module_utils.k8s_client import connect
 from ansible_collections.erp.platform.plugins.module_utils.rollout_status import FATAL_WAITING_REASONS, condition
 from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import RolloutWatch, Selection
+from ansible_collections.erp.platform.tests.integration import playbook_run
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 LATENCY_LOG = REPO / "tests" / "output" / "rollout_latency.jsonl"
 FAULT = "fault.erp.test/mode"
 
@@ -96,40 +94,10 @@ def run_engine(kubeconfig, namespace, timeout=120, selection=None, **options):
 
 def run_module(kubeconfig, namespace, check=False, **args):
     """erp.platform.rollout_health through ``ansible`` (ad hoc, JSON callback); returns the task result."""
-    args = dict(args, namespace=namespace)
-    env = dict(
-        os.environ,
-        KUBECONFIG=kubeconfig,
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_NOCOLOR="1",
+    _rc, result, output = playbook_run.run_module(
+        "erp.platform.rollout_health", dict(args, namespace=namespace), *(["--check"] if check else []), kubeconfig=kubeconfig
     )
-    started = time.time()
-    proc = subprocess.run(
-        [
-            str(REPO / ".venv" / "bin" / "ansible"),
-            "localhost",
-            "-m",
-            "erp.platform.rollout_health",
-            "-a",
-            json.dumps(args),
-            "-e",
-            f"ansible_python_interpreter={VENV_PYTHON}",
-            *(["--check"] if check else []),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        output = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(f"ansible printed no JSON (rc {proc.returncode}): {proc.stdout}\n{proc.stderr}") from exc
-    result = output["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    result["_wall"] = time.time() - started
-    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "Traceback" not in output
     return result
 
 
@@ -223,22 +191,7 @@ def test_success_of_several_deployments_through_ansible(kubectl, kubeconfig, nam
 
 def test_success_of_the_full_system(kubectl, kubeconfig, namespace, tmp_path):
     """The whole ERP system as the collection renders it (8 services, datastores, Ingress, Dapr components)."""
-    render = subprocess.run(
-        [
-            str(REPO / ".venv" / "bin" / "ansible-playbook"),
-            "playbooks/render.yml",
-            "-i",
-            "inventories/local",
-            "-e",
-            f"erp_render_dir={tmp_path}",
-            "-e",
-            f"erp_namespace={namespace}",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    render = playbook_run.run_playbook("playbooks/render.yml", "inventories/local", {"erp_render_dir": str(tmp_path), "erp_namespace": namespace})
     assert render.returncode == 0, render.stdout[-3000:]
     kubectl("apply", "--server-side", "-R", "-f", str(tmp_path / "namespace"))
     kubectl("apply", "--server-side", "-R", "-f", str(tmp_path))

@@ -6,121 +6,20 @@ API server is covered by tests/integration.
 """
 
 import json
-import threading
-import time
 
 import pytest
-from kubernetes.client.rest import ApiException
 
 from ansible_collections.erp.platform.plugins.module_utils import k8s_objects as ko
 from ansible_collections.erp.platform.plugins.module_utils.manifests import HIDDEN, LAST_APPLIED, check_manifests, describe, object_key, redacted
-
-DISCOVERY = {
-    "/api/v1": [("ServiceAccount", "serviceaccounts", True), ("Service", "services", True), ("Namespace", "namespaces", False)],
-    "/apis/apps/v1": [("Deployment", "deployments", True), ("Deployment", "deployments/status", True)],
-}
-MANAGED = {"app.kubernetes.io/managed-by": "erp.platform"}
-PLURALS = {entry[1] for entries in DISCOVERY.values() for entry in entries}
-
-
-class Response:
-    def __init__(self, body):
-        self.data = json.dumps(body).encode() if body is not None else b""
-
-
-def api_error(status, message):
-    exc = ApiException(status=status, reason={403: "Forbidden", 404: "Not Found", 422: "Unprocessable Entity", 500: "Internal Server Error"}[status])
-    exc.body = json.dumps({"message": message})
-    return exc
-
-
-class FakeApi:
-    """Objects by path; apply merges the body over what is stored and bumps resourceVersion on a change."""
-
-    def __init__(self, delay=0.0):
-        self.store = {}
-        self.calls = []
-        self.delay = delay
-        self.fail = {}
-        self.lock = threading.Lock()
-        self.spans = []
-        self.active = 0
-        self.max_active = 0
-
-    def call_api(self, path, method, query_params=None, header_params=None, body=None, **_):
-        with self.lock:
-            self.calls.append((method, path, dict(query_params or [])))
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-            started = time.monotonic()
-        try:
-            time.sleep(self.delay)
-            return Response(self._answer(path, method, dict(query_params or []), header_params or {}, body))
-        finally:
-            with self.lock:
-                self.active -= 1
-                self.spans.append((method, path, started, time.monotonic()))
-
-    def _answer(self, path, method, query, headers, body):
-        if (method, path) in self.fail:
-            raise self.fail[(method, path)]
-        if path in DISCOVERY:
-            return {"resources": [{"kind": kind, "name": name, "namespaced": namespaced} for kind, name, namespaced in DISCOVERY[path]]}
-        if path.startswith("/apis/") and path.count("/") == 3:
-            raise api_error(404, "the server could not find the requested resource")
-        if method == "GET" and path.rsplit("/", 1)[1] in PLURALS:
-            wanted = dict(term.split("=", 1) for term in (query.get("labelSelector") or "").split(",") if term)
-            items = [
-                obj
-                for key, obj in self.store.items()
-                if key.rsplit("/", 1)[0] == path and all((obj["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
-            ]
-            return {"items": [{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")} for obj in items]}
-        if method == "GET":
-            if path not in self.store:
-                raise api_error(404, "not found")
-            return self.store[path]
-        if method == "PATCH":
-            assert headers["Content-Type"] == ko.APPLY_CONTENT_TYPE
-            old = self.store.get(path)
-            new = json.loads(json.dumps(body))
-            new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"] if old else "1"
-            new["metadata"]["managedFields"] = [{"manager": query["fieldManager"]}]
-            if old is not None and ko.comparable(old) != ko.comparable(new):
-                new["metadata"]["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1)
-            if old is not None and "status" in old:
-                new["status"] = old["status"]
-            if query.get("dryRun") != "All":
-                self.store[path] = new
-            return new
-        if method == "DELETE":
-            if path not in self.store:
-                raise api_error(404, "not found")
-            if query.get("dryRun") != "All":
-                del self.store[path]
-            return {"kind": "Status", "status": "Success"}
-        raise AssertionError(f"unexpected {method} {path}")
-
-
-def deployment(name, replicas=1, labels=None):
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "erp", "labels": MANAGED | {"app.kubernetes.io/name": name} if labels is None else labels},
-        "spec": {"replicas": replicas},
-    }
-
-
-def service_account(name):
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "erp", "labels": MANAGED | {"app.kubernetes.io/name": name}}}
+from ansible_collections.erp.platform.tests.unit.fixtures import DISCOVERY, FakeApi, api_error, manifest_deployment, manifest_service_account
 
 
 def test_apply_reports_created_then_unchanged_then_configured():
     api = FakeApi()
     cluster = ko.Cluster(api)
-    assert cluster.apply(deployment("a"), "erp.platform", True)[0] == "created"
-    assert cluster.apply(deployment("a"), "erp.platform", True)[0] == "unchanged"
-    action, before, after = cluster.apply(deployment("a", replicas=3), "erp.platform", True)
+    assert cluster.apply(manifest_deployment("a"), "erp.platform", True)[0] == "created"
+    assert cluster.apply(manifest_deployment("a"), "erp.platform", True)[0] == "unchanged"
+    action, before, after = cluster.apply(manifest_deployment("a", replicas=3), "erp.platform", True)
     assert action == "configured"
     assert before["spec"]["replicas"] == 1
     assert after["spec"]["replicas"] == 3
@@ -130,11 +29,11 @@ def test_apply_reports_created_then_unchanged_then_configured():
 
 
 def test_status_and_server_metadata_do_not_count_as_a_change():
-    before = deployment("a")
+    before = manifest_deployment("a")
     before["metadata"].update(resourceVersion="7", generation=2, uid="u", managedFields=[{"manager": "x"}], creationTimestamp="t")
     before["status"] = {"readyReplicas": 1}
-    assert ko.comparable(before) == ko.comparable(deployment("a"))
-    assert ko.comparable(before) != ko.comparable(deployment("a", replicas=2))
+    assert ko.comparable(before) == ko.comparable(manifest_deployment("a"))
+    assert ko.comparable(before) != ko.comparable(manifest_deployment("a", replicas=2))
     assert "status" in before
     assert "uid" in before["metadata"]
     assert ko.comparable(None) is None
@@ -143,7 +42,7 @@ def test_status_and_server_metadata_do_not_count_as_a_change():
 def test_check_mode_is_a_server_dry_run_and_stores_nothing():
     api = FakeApi()
     cluster = ko.Cluster(api)
-    assert cluster.apply(deployment("a"), "m", True, dry_run=True)[0] == "created"
+    assert cluster.apply(manifest_deployment("a"), "m", True, dry_run=True)[0] == "created"
     assert api.store == {}
     assert [call[2].get("dryRun") for call in api.calls if call[0] == "PATCH"] == ["All"]
 
@@ -152,9 +51,9 @@ def test_check_mode_in_a_namespace_this_run_did_not_create_counts_as_created():
     api = FakeApi()
     api.fail[("PATCH", "/apis/apps/v1/namespaces/erp/deployments/a")] = api_error(404, 'namespaces "erp" not found')
     cluster = ko.Cluster(api)
-    assert cluster.apply(deployment("a"), "m", True, dry_run=True)[0] == "created"
+    assert cluster.apply(manifest_deployment("a"), "m", True, dry_run=True)[0] == "created"
     with pytest.raises(ko.ObjectError, match='Deployment/a in namespace erp: 404 Not Found: namespaces "erp" not found'):
-        cluster.apply(deployment("a"), "m", True)
+        cluster.apply(manifest_deployment("a"), "m", True)
 
 
 def test_rejected_object_is_named_with_the_servers_reason():
@@ -184,7 +83,7 @@ def test_discovery_is_one_request_per_group_version_and_skips_subresources():
     api = FakeApi()
     cluster = ko.Cluster(api)
     for name in "abc":
-        cluster.apply(deployment(name), "m", True)
+        cluster.apply(manifest_deployment(name), "m", True)
     cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "erp"}}, "m", True)
     discovery = [call for call in api.calls if call[1] in DISCOVERY]
     assert [call[1] for call in discovery] == ["/apis/apps/v1", "/api/v1"]
@@ -193,7 +92,7 @@ def test_discovery_is_one_request_per_group_version_and_skips_subresources():
 
 
 def test_kind_runs_keep_the_order_of_kinds():
-    objects = [service_account("a"), service_account("b"), deployment("a"), service_account("c"), deployment("b")]
+    objects = [manifest_service_account("a"), manifest_service_account("b"), manifest_deployment("a"), manifest_service_account("c"), manifest_deployment("b")]
     runs = ko.kind_runs(objects)
     assert [[obj["kind"] for obj in run] for run in runs] == [["ServiceAccount", "ServiceAccount"], ["Deployment"], ["ServiceAccount"], ["Deployment"]]
     assert ko.kind_runs([]) == []
@@ -202,7 +101,7 @@ def test_kind_runs_keep_the_order_of_kinds():
 def test_apply_in_order_runs_one_kind_at_a_time_in_parallel_within_it():
     api = FakeApi(delay=0.02)
     cluster = ko.Cluster(api)
-    objects = [service_account(f"sa{i}") for i in range(6)] + [deployment(f"d{i}") for i in range(6)]
+    objects = [manifest_service_account(f"sa{i}") for i in range(6)] + [manifest_deployment(f"d{i}") for i in range(6)]
     done = ko.apply_in_order(cluster, objects, "m", True, parallel=4)
     assert [item[0]["metadata"]["name"] for item in done] == [obj["metadata"]["name"] for obj in objects]
     assert {item[1] for item in done} == {"created"}
@@ -219,7 +118,7 @@ def test_apply_in_order_stops_after_a_failure_and_keeps_what_was_done():
     api.fail[("PATCH", "/api/v1/namespaces/erp/serviceaccounts/sa1")] = api_error(422, "bad")
     cluster = ko.Cluster(api)
     done = []
-    objects = [service_account("sa0"), service_account("sa1"), service_account("sa2"), deployment("d0")]
+    objects = [manifest_service_account("sa0"), manifest_service_account("sa1"), manifest_service_account("sa2"), manifest_deployment("d0")]
     with pytest.raises(ko.ObjectError, match="ServiceAccount/sa1 in namespace erp: 422"):
         ko.apply_in_order(cluster, objects, "m", True, parallel=1, done=done)
     assert [item[0]["metadata"]["name"] for item in done] == ["sa0"]
@@ -232,7 +131,7 @@ def test_apply_in_order_records_every_object_applied_before_a_transport_error():
     api.fail[("PATCH", "/api/v1/namespaces/erp/serviceaccounts/sa0")] = ConnectionResetError("connection reset by peer")
     cluster = ko.Cluster(api)
     done = []
-    objects = [service_account(f"sa{i}") for i in range(4)]
+    objects = [manifest_service_account(f"sa{i}") for i in range(4)]
     with pytest.raises(ko.ObjectError, match="ServiceAccount/sa0 in namespace erp: request failed: ConnectionResetError: connection reset by peer"):
         ko.apply_in_order(cluster, objects, "m", True, parallel=4, done=done)
     applied = {path.rsplit("/", 1)[1] for path in api.store}
@@ -250,8 +149,8 @@ def test_apply_in_order_names_the_object_whose_group_is_not_served():
 def test_list_fills_in_kind_and_delete_tolerates_objects_already_gone():
     api = FakeApi()
     cluster = ko.Cluster(api)
-    cluster.apply(deployment("a"), "m", True)
-    cluster.apply(deployment("b", labels={"app.kubernetes.io/name": "other"}), "m", True)
+    cluster.apply(manifest_deployment("a"), "m", True)
+    cluster.apply(manifest_deployment("b", labels={"app.kubernetes.io/name": "other"}), "m", True)
     items = cluster.list("apps/v1", "Deployment", "erp", "app.kubernetes.io/name=a")
     assert [(item["apiVersion"], item["kind"], item["metadata"]["name"]) for item in items] == [("apps/v1", "Deployment", "a")]
     assert [call[2] for call in api.calls if call[1] == "/apis/apps/v1/namespaces/erp/deployments"] == [{"labelSelector": "app.kubernetes.io/name=a"}]
@@ -265,12 +164,12 @@ def test_list_fills_in_kind_and_delete_tolerates_objects_already_gone():
 
 def test_prune_candidates_keep_by_label_and_never_touch_protected_objects():
     items = [
-        deployment("finance"),
-        deployment("sales"),
-        deployment("nolabel", labels={}),
-        deployment("gateway"),
+        manifest_deployment("finance"),
+        manifest_deployment("sales"),
+        manifest_deployment("nolabel", labels={}),
+        manifest_deployment("gateway"),
     ]
-    protected = {object_key(deployment("gateway"))}
+    protected = {object_key(manifest_deployment("gateway"))}
     doomed = ko.prune_candidates(items, {"finance"}, "app.kubernetes.io/name", protected)
     assert [item["metadata"]["name"] for item in doomed] == ["sales", "nolabel"]
 
@@ -295,7 +194,9 @@ def test_redacted_hides_secret_values_and_kubectls_copy_of_them():
 
 
 def test_check_manifests_names_each_bad_item():
-    errors = check_manifests([deployment("a"), "text", {"kind": "Service", "metadata": {}}, {"apiVersion": "v1", "kind": "", "metadata": {"name": "x"}}])
+    errors = check_manifests(
+        [manifest_deployment("a"), "text", {"kind": "Service", "metadata": {}}, {"apiVersion": "v1", "kind": "", "metadata": {"name": "x"}}]
+    )
     assert errors == [
         "objects[1]: got str; allowed: a mapping",
         "objects[2]: missing apiVersion, metadata.name",

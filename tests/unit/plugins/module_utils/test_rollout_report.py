@@ -5,7 +5,7 @@ import pytest
 from ansible_collections.erp.platform.plugins.module_utils import rollout_report as report
 from ansible_collections.erp.platform.plugins.module_utils import rollout_rollback as rollback
 from ansible_collections.erp.platform.plugins.module_utils import rollout_status as rs
-from ansible_collections.erp.platform.tests.unit.plugins.module_utils.rollout_objects import (
+from ansible_collections.erp.platform.tests.unit.fixtures import (
     controller_revision,
     deployment,
     replicaset,

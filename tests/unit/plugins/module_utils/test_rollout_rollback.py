@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.erp.platform.plugins.module_utils import rollout_rollback as rollback
-from ansible_collections.erp.platform.tests.unit.plugins.module_utils.rollout_objects import deployment, replicaset
+from ansible_collections.erp.platform.tests.unit.fixtures import deployment, replicaset
 
 NOW = 1796169600.0  # 2026-12-02T00:00:00Z
 

@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.erp.platform.plugins.module_utils import k8s_client
 from ansible_collections.erp.platform.plugins.module_utils import rollout_status as rs
 from ansible_collections.erp.platform.plugins.module_utils import rollout_watch as rw
-from ansible_collections.erp.platform.tests.unit.plugins.module_utils.rollout_objects import NOW, deployment, endpointslice, replicaset, rs_pod, service, stamp
+from ansible_collections.erp.platform.tests.unit.fixtures import NOW, deployment, endpointslice, replicaset, rs_pod, service, stamp
 
 
 class FakeResponse:

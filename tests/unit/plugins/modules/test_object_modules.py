@@ -13,7 +13,7 @@ from ansible_collections.erp.platform.plugins.filter.manifests import manifests
 from ansible_collections.erp.platform.plugins.module_utils import k8s_module
 from ansible_collections.erp.platform.plugins.module_utils import k8s_objects as ko
 from ansible_collections.erp.platform.plugins.modules import apply_objects, cluster_facts, write_manifests
-from ansible_collections.erp.platform.tests.unit.plugins.module_utils.test_k8s_objects import FakeApi, api_error, deployment, service_account
+from ansible_collections.erp.platform.tests.unit.fixtures import FakeApi, api_error, manifest_deployment, manifest_service_account
 
 
 def own_options(module, spec):
@@ -50,14 +50,14 @@ def run_module(module, args, capsys, check_mode=False, diff=False):
 
 def test_write_manifests_writes_once_prunes_and_checks(tmp_path, capsys):
     target = tmp_path / "service"
-    objects = [service_account("a"), deployment("a"), deployment("b")]
+    objects = [manifest_service_account("a"), manifest_deployment("a"), manifest_deployment("b")]
     first = run_module(write_manifests, {"path": str(target), "objects": objects}, capsys)
     assert first["rc"] == 0
     assert first["changed"] is True
     assert sorted(os.listdir(target)) == ["deployment-a.yaml", "deployment-b.yaml", "serviceaccount-a.yaml"]
     text = (target / "deployment-a.yaml").read_text()
     assert text.startswith("---\n")
-    assert list(yaml.safe_load_all(text)) == [deployment("a")]
+    assert list(yaml.safe_load_all(text)) == [manifest_deployment("a")]
     assert stat.S_IMODE((target / "deployment-a.yaml").stat().st_mode) == 0o644
 
     again = run_module(write_manifests, {"path": str(target), "objects": objects}, capsys)
@@ -104,12 +104,12 @@ def test_write_manifests_refuses_bad_objects_and_modes(tmp_path, capsys):
     bad = run_module(write_manifests, {"path": str(tmp_path), "objects": [{"kind": "Service"}]}, capsys)
     assert bad["failed"] is True
     assert bad["msg"] == "objects: objects[0]: missing apiVersion, metadata.name"
-    twice = run_module(write_manifests, {"path": str(tmp_path), "objects": [deployment("a"), deployment("a")]}, capsys)
+    twice = run_module(write_manifests, {"path": str(tmp_path), "objects": [manifest_deployment("a"), manifest_deployment("a")]}, capsys)
     assert twice["msg"] == "objects: two objects would both be written to deployment-a.yaml"
     mode = run_module(write_manifests, {"path": str(tmp_path), "objects": [], "mode": "rw"}, capsys)
     assert mode["msg"] == "mode: got 'rw'; allowed: an octal string such as 0644"
     (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe not text")
-    binary = run_module(write_manifests, {"path": str(tmp_path), "objects": [deployment("a")]}, capsys)
+    binary = run_module(write_manifests, {"path": str(tmp_path), "objects": [manifest_deployment("a")]}, capsys)
     assert binary["msg"].startswith(f"cannot write the manifests into {tmp_path}: 'utf-8' codec can't decode")
     (tmp_path / "binary.yaml").unlink()
     (tmp_path / "deployment-a.yaml").unlink()
@@ -136,12 +136,19 @@ def test_apply_all_applies_then_prunes_what_is_not_kept(tmp_path):
     api = FakeApi()
     cluster = ko.Cluster(api)
     entries, diffs = [], []
-    ko.apply_all(cluster, params([deployment("a"), deployment("b"), service_account("b"), service_account("c")]), False, False, entries, diffs)
+    ko.apply_all(
+        cluster,
+        params([manifest_deployment("a"), manifest_deployment("b"), manifest_service_account("b"), manifest_service_account("c")]),
+        False,
+        False,
+        entries,
+        diffs,
+    )
     assert [item["action"] for item in entries] == ["created"] * 4
 
     entries = []
     # b is no longer wanted, but it is applied by this call: never pruned. c is neither kept nor applied.
-    ko.apply_all(cluster, params([deployment("a"), deployment("b")], PRUNE), False, True, entries, diffs)
+    ko.apply_all(cluster, params([manifest_deployment("a"), manifest_deployment("b")], PRUNE), False, True, entries, diffs)
     assert [(item["kind"], item["name"], item["action"]) for item in entries] == [
         ("Deployment", "a", "unchanged"),
         ("Deployment", "b", "unchanged"),
@@ -151,7 +158,7 @@ def test_apply_all_applies_then_prunes_what_is_not_kept(tmp_path):
     assert diffs[-1]["after"] == ""
 
     entries = []
-    ko.apply_all(cluster, params([deployment("a")], PRUNE), True, False, entries, [])
+    ko.apply_all(cluster, params([manifest_deployment("a")], PRUNE), True, False, entries, [])
     assert [(item["kind"], item["name"], item["action"]) for item in entries] == [("Deployment", "a", "unchanged"), ("Deployment", "b", "deleted")]
     assert "/apis/apps/v1/namespaces/erp/deployments/b" in api.store  # check mode deletes nothing
 
@@ -160,7 +167,7 @@ def test_apply_all_refuses_to_prune_cluster_scoped_kinds_before_applying():
     api = FakeApi()
     prune = dict(PRUNE, kinds=[{"api_version": "v1", "kind": "Namespace", "keep": None}])
     with pytest.raises(ko.ObjectError, match=re.escape("prune.kinds: Namespace is cluster-scoped; allowed: namespaced kinds")):
-        ko.apply_all(ko.Cluster(api), params([deployment("a")], prune), False, False, [], [])
+        ko.apply_all(ko.Cluster(api), params([manifest_deployment("a")], prune), False, False, [], [])
     assert api.store == {}
 
 
@@ -200,8 +207,8 @@ def test_manifests_filter_returns_plain_documents():
 
 def test_cluster_facts_looks_up_by_name_lists_and_reports_unserved_kinds():
     cluster = ko.Cluster(FakeApi())
-    cluster.apply(deployment("a"), "m", True)
-    cluster.apply(service_account("x"), "m", True)
+    cluster.apply(manifest_deployment("a"), "m", True)
+    cluster.apply(manifest_service_account("x"), "m", True)
     found = cluster_facts.look_up(cluster, {"api_version": "apps/v1", "kind": "Deployment", "name": "a", "namespace": "erp"})
     assert found["served"] is True
     assert [item["metadata"]["name"] for item in found["resources"]] == ["a"]
@@ -230,7 +237,7 @@ def test_cluster_facts_reads_one_namespaced_object_by_name_and_names_its_namespa
     """Preflight's read of Dapr's sidecar injector: a get by name in another namespace, or the 403 that refuses it."""
     api = FakeApi()
     cluster = ko.Cluster(api)
-    injector = deployment("dapr-sidecar-injector")
+    injector = manifest_deployment("dapr-sidecar-injector")
     injector["metadata"]["namespace"] = "dapr-system"
     cluster.apply(injector, "m", True)
     lookup = {"api_version": "apps/v1", "kind": "Deployment", "name": "dapr-sidecar-injector", "namespace": "dapr-system"}

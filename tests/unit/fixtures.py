@@ -1,6 +1,22 @@
-"""Realistic API objects (as the apiserver returns them, trimmed) for the rollout_health unit tests."""
+"""The one fixtures module of the unit tests.
+
+Two parts: realistic API objects (as the apiserver returns them, trimmed) for the rollout_health
+tests, and an in-memory stand-in for the ApiClient (FakeApi) with the manifests the apply path
+tests send to it. The behaviour on a real API server is covered by tests/integration.
+"""
 
 import copy
+import json
+import threading
+import time
+
+from kubernetes.client.rest import ApiException
+
+from ansible_collections.erp.platform.plugins.module_utils import k8s_objects as ko
+
+# ---------------------------------------------------------------------------
+# API objects for the rollout tests
+
 
 NOW = 1_800_000_000.0  # wall clock of the tests, seconds since the epoch
 
@@ -332,3 +348,106 @@ def component(name, component_type="pubsub.redis", scopes=None):
 
 
 OPTS = {"fail_fast": True, "unschedulable_grace": 30, "not_ready_grace": 60}
+
+
+# ---------------------------------------------------------------------------
+# The ApiClient stand-in of the apply path (k8s_objects, apply_objects, cluster_facts)
+
+DISCOVERY = {
+    "/api/v1": [("ServiceAccount", "serviceaccounts", True), ("Service", "services", True), ("Namespace", "namespaces", False)],
+    "/apis/apps/v1": [("Deployment", "deployments", True), ("Deployment", "deployments/status", True)],
+}
+MANAGED = {"app.kubernetes.io/managed-by": "erp.platform"}
+PLURALS = {entry[1] for entries in DISCOVERY.values() for entry in entries}
+
+
+class Response:
+    def __init__(self, body):
+        self.data = json.dumps(body).encode() if body is not None else b""
+
+
+def api_error(status, message):
+    exc = ApiException(status=status, reason={403: "Forbidden", 404: "Not Found", 422: "Unprocessable Entity", 500: "Internal Server Error"}[status])
+    exc.body = json.dumps({"message": message})
+    return exc
+
+
+class FakeApi:
+    """Objects by path; apply merges the body over what is stored and bumps resourceVersion on a change."""
+
+    def __init__(self, delay=0.0):
+        self.store = {}
+        self.calls = []
+        self.delay = delay
+        self.fail = {}
+        self.lock = threading.Lock()
+        self.spans = []
+        self.active = 0
+        self.max_active = 0
+
+    def call_api(self, path, method, query_params=None, header_params=None, body=None, **_):
+        with self.lock:
+            self.calls.append((method, path, dict(query_params or [])))
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            started = time.monotonic()
+        try:
+            time.sleep(self.delay)
+            return Response(self._answer(path, method, dict(query_params or []), header_params or {}, body))
+        finally:
+            with self.lock:
+                self.active -= 1
+                self.spans.append((method, path, started, time.monotonic()))
+
+    def _answer(self, path, method, query, headers, body):
+        if (method, path) in self.fail:
+            raise self.fail[(method, path)]
+        if path in DISCOVERY:
+            return {"resources": [{"kind": kind, "name": name, "namespaced": namespaced} for kind, name, namespaced in DISCOVERY[path]]}
+        if path.startswith("/apis/") and path.count("/") == 3:
+            raise api_error(404, "the server could not find the requested resource")
+        if method == "GET" and path.rsplit("/", 1)[1] in PLURALS:
+            wanted = dict(term.split("=", 1) for term in (query.get("labelSelector") or "").split(",") if term)
+            items = [
+                obj
+                for key, obj in self.store.items()
+                if key.rsplit("/", 1)[0] == path and all((obj["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+            ]
+            return {"items": [{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")} for obj in items]}
+        if method == "GET":
+            if path not in self.store:
+                raise api_error(404, "not found")
+            return self.store[path]
+        if method == "PATCH":
+            assert headers["Content-Type"] == ko.APPLY_CONTENT_TYPE
+            old = self.store.get(path)
+            new = json.loads(json.dumps(body))
+            new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"] if old else "1"
+            new["metadata"]["managedFields"] = [{"manager": query["fieldManager"]}]
+            if old is not None and ko.comparable(old) != ko.comparable(new):
+                new["metadata"]["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1)
+            if old is not None and "status" in old:
+                new["status"] = old["status"]
+            if query.get("dryRun") != "All":
+                self.store[path] = new
+            return new
+        if method == "DELETE":
+            if path not in self.store:
+                raise api_error(404, "not found")
+            if query.get("dryRun") != "All":
+                del self.store[path]
+            return {"kind": "Status", "status": "Success"}
+        raise AssertionError(f"unexpected {method} {path}")
+
+
+def manifest_deployment(name, replicas=1, labels=None):
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "erp", "labels": MANAGED | {"app.kubernetes.io/name": name} if labels is None else labels},
+        "spec": {"replicas": replicas},
+    }
+
+
+def manifest_service_account(name):
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "erp", "labels": MANAGED | {"app.kubernetes.io/name": name}}}
