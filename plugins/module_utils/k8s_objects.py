@@ -258,9 +258,9 @@ def diff_entry(key, before, after):
 
 def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
     """Apply, then prune, appending to entries and diffs; raises ObjectError on the first failure."""
-    prune = params["prune"]
+    scopes = params["prune"] or []
     # The prune request is checked before anything is applied.
-    for spec in prune["kinds"] if prune else []:
+    for spec in [spec for scope in scopes for spec in scope["kinds"]]:
         try:
             namespaced = cluster.resource(spec["api_version"], spec["kind"])[1]
         except ObjectError as exc:
@@ -277,7 +277,7 @@ def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
                 diffs.append(diff_entry(object_key(obj), before, after))
     applied = {object_key(item[0]) for item in done}
 
-    if prune:
+    for prune in scopes:
         for spec in prune["kinds"]:
             keep = spec["keep"] if spec["keep"] is not None else prune["keep"]
             try:

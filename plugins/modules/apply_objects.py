@@ -16,9 +16,11 @@ description:
   - Reports each object as C(created), C(configured) or C(unchanged). An object counts as changed when it is new or
     when anything but its status and server-maintained metadata differs after the apply; a no-op apply does not
     touch the object, so its resourceVersion stays.
-  - With O(prune), then deletes the objects of the given kinds that carry the O(prune.selector) labels but whose
-    O(prune.keep_label) value is not kept, for example the objects of a service that was disabled. An object applied
-    by the same call is never pruned.
+  - With O(prune), then deletes, scope by scope, the objects of the scope's kinds that carry its O(prune[].selector)
+    labels but whose O(prune[].keep_label) value is not kept, for example the objects of a service that was disabled.
+    An object applied by the same call is never pruned.
+  - Secret values can come in O(secret_data) instead of O(objects), a no_log option, so the task's logged arguments
+    hold no secret while everything else about the objects stays readable.
   - A failing object stops the run - no further object of its kind is started (at most O(parallel) - 1 already in
     flight finish), later kinds and the prune are not started - and the message names the object and quotes the API
     server's reason. RV(objects) lists what was applied.
@@ -47,10 +49,20 @@ options:
       - C(1) applies one object at a time.
     type: int
     default: 8
+  secret_data:
+    description:
+      - Data of Secrets in O(objects), keyed by C(<namespace>/<name>), each a mapping with C(data) and/or
+        C(stringData); put into the Secret of that name before the apply. A key that names no Secret of O(objects)
+        fails the run before anything is applied.
+      - The option is no_log; the filter P(erp.platform.apply_request#filter) fills it from a plan.
+    type: dict
+    default: {}
   prune:
     description:
-      - Objects to delete after the apply. Omit to delete nothing.
-    type: dict
+      - Scopes of objects to delete after the apply, pruned one after the other. Omit (or empty) to delete nothing.
+    type: list
+    elements: dict
+    default: []
     suboptions:
       namespace:
         description:
@@ -71,7 +83,7 @@ options:
         default: app.kubernetes.io/name
       keep:
         description:
-          - O(prune.keep_label) values whose objects are kept, for kinds without their own list.
+          - O(prune[].keep_label) values whose objects are kept, for kinds without their own list.
         type: list
         elements: str
         default: []
@@ -91,7 +103,7 @@ options:
             type: str
             required: true
           keep:
-            description: O(prune.keep_label) values kept for this kind; replaces O(prune.keep) for it.
+            description: O(prune[].keep_label) values kept for this kind; replaces O(prune[].keep) for it.
             type: list
             elements: str
 extends_documentation_fragment:
@@ -127,22 +139,23 @@ EXAMPLES = r"""
     objects: "{{ service_objects }}"
     field_manager: erp.platform
     prune:
-      namespace: erp-system
-      selector: app.kubernetes.io/managed-by=erp.platform,app.kubernetes.io/instance=erp,app.kubernetes.io/component=service
-      keep: [gateway, finance]
-      kinds:
-        - {api_version: apps/v1, kind: Deployment}
-        - {api_version: v1, kind: Service}
-        - {api_version: policy/v1, kind: PodDisruptionBudget, keep: [finance]}
+      - namespace: erp-system
+        selector: app.kubernetes.io/managed-by=erp.platform,app.kubernetes.io/instance=erp,app.kubernetes.io/component=service
+        keep: [gateway, finance]
+        kinds:
+          - {api_version: apps/v1, kind: Deployment}
+          - {api_version: v1, kind: Service}
+          - {api_version: policy/v1, kind: PodDisruptionBudget, keep: [finance]}
 
-- name: Apply a Secret without showing it
+- name: Apply a Secret with its values in the no_log option, the rest of the object readable in the log
   erp.platform.apply_objects:
     objects:
       - apiVersion: v1
         kind: Secret
         metadata: {name: erp-secrets, namespace: erp-system}
+    secret_data:
+      erp-system/erp-secrets:
         stringData: {token: "{{ vault_token }}"}
-  no_log: true
 """
 
 RETURN = r"""
@@ -181,6 +194,7 @@ counts:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.erp.platform.plugins.module_utils.apply_plan import with_secret_data
 from ansible_collections.erp.platform.plugins.module_utils.k8s_module import auth_argument_spec, connect_or_fail
 from ansible_collections.erp.platform.plugins.module_utils.k8s_objects import Cluster, ObjectError, apply_all
 from ansible_collections.erp.platform.plugins.module_utils.manifests import (
@@ -200,8 +214,11 @@ def argument_spec():
         field_manager={"type": "str", "default": "erp.platform"},
         force_conflicts={"type": "bool", "default": True},
         parallel={"type": "int", "default": 8},
+        secret_data={"type": "dict", "default": {}, "no_log": True},
         prune={
-            "type": "dict",
+            "type": "list",
+            "elements": "dict",
+            "default": [],
             "options": {
                 "namespace": {"type": "str", "required": True},
                 "selector": {"type": "str", "required": True},
@@ -232,8 +249,13 @@ def main():
         module.fail_json(msg="objects: " + "; ".join(errors[:5]) + ("; ..." if len(errors) > 5 else ""))
     if params["parallel"] < 1:
         module.fail_json(msg=f"parallel: got {params['parallel']}; allowed: 1 or more")
-    if params["prune"] and not params["prune"]["selector"].strip():
-        module.fail_json(msg="prune.selector: got an empty selector; allowed: a non-empty label selector")
+    for number, scope in enumerate(params["prune"]):
+        if not scope["selector"].strip():
+            module.fail_json(msg=f"prune[{number}].selector: got an empty selector; allowed: a non-empty label selector")
+    try:
+        params["objects"] = with_secret_data(params["objects"], params["secret_data"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
 
     cluster = Cluster(connect_or_fail(module, min_kubernetes=MIN_KUBERNETES))
 

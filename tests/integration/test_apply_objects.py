@@ -117,12 +117,12 @@ def test_prune_deletes_only_labelled_objects_not_kept(kubeconfig, kubectl, names
         "keep": ["keep-me"],
         "kinds": [{"api_version": "v1", "kind": "ConfigMap"}],
     }
-    rc, checked, log = run_module(kubeconfig, {"objects": [objects[1]], "prune": prune}, "--check")
+    rc, checked, log = run_module(kubeconfig, {"objects": [objects[1]], "prune": [prune]}, "--check")
     assert rc == 0, log
     assert [(item["name"], item["action"]) for item in checked["objects"]] == [("applied", "unchanged"), ("stale", "deleted")]
     assert "configmap/stale" in kubectl("get", "configmaps", "-n", namespace, "-o", "name").stdout.split()
 
-    rc, pruned, log = run_module(kubeconfig, {"objects": [objects[1]], "prune": prune})
+    rc, pruned, log = run_module(kubeconfig, {"objects": [objects[1]], "prune": [prune]})
     assert rc == 0, log
     assert pruned["changed"] is True
     assert [(item["name"], item["action"]) for item in pruned["objects"]] == [("applied", "unchanged"), ("stale", "deleted")]
@@ -130,6 +130,6 @@ def test_prune_deletes_only_labelled_objects_not_kept(kubeconfig, kubectl, names
     assert {"configmap/keep-me", "configmap/applied", "configmap/foreign"} <= names
     assert "configmap/stale" not in names
 
-    rc, again, log = run_module(kubeconfig, {"objects": [objects[1]], "prune": prune})
+    rc, again, log = run_module(kubeconfig, {"objects": [objects[1]], "prune": [prune]})
     assert rc == 0, log
     assert again["changed"] is False

@@ -129,7 +129,7 @@ PRUNE = {
 
 
 def params(objects, prune=None, parallel=2):
-    return {"objects": objects, "field_manager": "erp.platform", "force_conflicts": True, "parallel": parallel, "prune": prune}
+    return {"objects": objects, "field_manager": "erp.platform", "force_conflicts": True, "parallel": parallel, "prune": [prune] if prune else []}
 
 
 def test_apply_all_applies_then_prunes_what_is_not_kept(tmp_path):
@@ -190,8 +190,10 @@ def test_apply_objects_refuses_bad_input_before_connecting(capsys):
     parallel = run_module(apply_objects, {"objects": [], "parallel": 0}, capsys)
     assert parallel["msg"] == "parallel: got 0; allowed: 1 or more"
     prune = dict(PRUNE, selector=" ")
-    empty = run_module(apply_objects, {"objects": [], "prune": prune}, capsys)
-    assert empty["msg"] == "prune.selector: got an empty selector; allowed: a non-empty label selector"
+    empty = run_module(apply_objects, {"objects": [], "prune": [PRUNE, prune]}, capsys)
+    assert empty["msg"] == "prune[1].selector: got an empty selector; allowed: a non-empty label selector"
+    stray = run_module(apply_objects, {"objects": [], "secret_data": {"erp/erp-secrets": {"data": {"k": "dg=="}}}}, capsys)
+    assert stray["msg"] == "secret_data: erp/erp-secrets name no Secret of objects"
 
 
 def test_manifests_filter_returns_plain_documents():

@@ -1,0 +1,72 @@
+# Copyright: (c) 2026, ERP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The run's plan: what each role rendered, turned into one erp.platform.apply_objects request.
+
+Each role adds an entry {component, objects, prune_kinds, prune_keep} (erp.platform.k8s_apply); site.yml
+applies every entry in one module run. ``request`` concatenates the objects in the roles' order, makes one
+prune scope per entry that prunes (selected by managed-by, instance and the entry's component label), and
+moves the data of every Secret into ``secret_data``, which the module takes as a no_log option: the values
+stay out of the arguments Ansible logs, while every other field stays readable.
+"""
+
+import copy
+
+SECRET_FIELDS = ("data", "stringData")
+
+
+class PlanError(ValueError):
+    """An entry of the plan is malformed; the message names it."""
+
+
+def secret_key(obj):
+    metadata = obj.get("metadata") or {}
+    return "{}/{}".format(metadata.get("namespace") or "", metadata.get("name"))
+
+
+def request(plan, namespace, instance):
+    """{objects, prune, secret_data} for apply_objects from the entries of ``plan``, in order."""
+    if not isinstance(plan, list):
+        raise PlanError(f"the plan must be a list of entries, got {type(plan).__name__}")
+    objects, prune, secret_data = [], [], {}
+    for number, entry in enumerate(plan):
+        if not isinstance(entry, dict) or not isinstance(entry.get("component"), str) or not isinstance(entry.get("objects", []), list):
+            raise PlanError(f"plan entry {number}: expected {{component, objects, prune_kinds, prune_keep}}, got {entry!r:.200}")
+        for obj in entry.get("objects") or []:
+            if isinstance(obj, dict) and obj.get("kind") == "Secret" and any(field in obj for field in SECRET_FIELDS):
+                obj = copy.deepcopy(obj)
+                secret_data[secret_key(obj)] = {field: obj.pop(field) for field in SECRET_FIELDS if field in obj}
+            objects.append(obj)
+        if entry.get("prune_kinds"):
+            prune.append(
+                {
+                    "namespace": namespace,
+                    # Only objects carrying every one of these labels are ever pruned: nothing another tool or
+                    # another instance created is touched.
+                    "selector": ",".join(
+                        [
+                            "app.kubernetes.io/managed-by=erp.platform",
+                            f"app.kubernetes.io/instance={instance}",
+                            "app.kubernetes.io/component={}".format(entry["component"]),
+                        ]
+                    ),
+                    "keep_label": "app.kubernetes.io/name",
+                    "keep": list(entry.get("prune_keep") or []),
+                    "kinds": list(entry["prune_kinds"]),
+                }
+            )
+    return {"objects": objects, "prune": prune, "secret_data": secret_data}
+
+
+def with_secret_data(objects, secret_data):
+    """The objects with each Secret's data put back from ``secret_data``; ValueError for data of no Secret."""
+    if not secret_data:
+        return objects
+    wanted = dict(secret_data)
+    result = []
+    for obj in objects:
+        if isinstance(obj, dict) and obj.get("kind") == "Secret" and secret_key(obj) in wanted:
+            obj = dict(obj, **wanted.pop(secret_key(obj)))
+        result.append(obj)
+    if wanted:
+        raise ValueError("secret_data: {} name no Secret of objects".format(", ".join(sorted(wanted))))
+    return result

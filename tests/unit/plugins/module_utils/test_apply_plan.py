@@ -1,0 +1,55 @@
+"""The run's plan turned into one apply_objects request: order, prune scopes, Secret values apart."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.erp.platform.plugins.module_utils.apply_plan import PlanError, request, with_secret_data
+
+NAMESPACE_OBJ = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "erp"}}
+SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "erp-secrets", "namespace": "erp"}, "data": {"DB_PASSWORD": "cHc="}}
+CONFIG = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "erp-config", "namespace": "erp"}, "data": {"a": "b"}}
+DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "finance-service", "namespace": "erp"}}
+KINDS = [{"api_version": "apps/v1", "kind": "Deployment"}]
+
+PLAN = [
+    {"component": "namespace", "objects": [NAMESPACE_OBJ], "prune_kinds": [], "prune_keep": []},
+    {"component": "config", "objects": [CONFIG, SECRET], "prune_kinds": [], "prune_keep": []},
+    {"component": "service", "objects": [DEPLOYMENT], "prune_kinds": KINDS, "prune_keep": ["finance"]},
+    {"component": "database", "objects": [], "prune_kinds": KINDS, "prune_keep": []},
+]
+
+
+def test_objects_keep_the_roles_order_and_secret_values_move_to_secret_data():
+    result = request(PLAN, "erp", "erp")
+    assert [obj["kind"] for obj in result["objects"]] == ["Namespace", "ConfigMap", "Secret", "Deployment"]
+    assert "data" not in result["objects"][2]
+    assert result["secret_data"] == {"erp/erp-secrets": {"data": {"DB_PASSWORD": "cHc="}}}
+    assert SECRET["data"] == {"DB_PASSWORD": "cHc="}, "the plan itself is not changed"
+    assert result["objects"][1]["data"] == {"a": "b"}, "a ConfigMap keeps its data"
+
+
+def test_one_prune_scope_per_entry_that_prunes_selected_by_its_component():
+    scopes = request(PLAN, "erp-system", "blue")["prune"]
+    assert [scope["selector"] for scope in scopes] == [
+        "app.kubernetes.io/managed-by=erp.platform,app.kubernetes.io/instance=blue,app.kubernetes.io/component=service",
+        "app.kubernetes.io/managed-by=erp.platform,app.kubernetes.io/instance=blue,app.kubernetes.io/component=database",
+    ]
+    assert [scope["keep"] for scope in scopes] == [["finance"], []]
+    assert {scope["namespace"] for scope in scopes} == {"erp-system"}
+    assert all(scope["kinds"] == KINDS and scope["keep_label"] == "app.kubernetes.io/name" for scope in scopes)
+
+
+def test_secret_data_goes_back_into_its_secret_and_stray_data_is_refused():
+    result = request(PLAN, "erp", "erp")
+    merged = with_secret_data(result["objects"], result["secret_data"])
+    assert merged[2] == SECRET
+    assert with_secret_data(result["objects"], {}) is result["objects"]
+    with pytest.raises(ValueError, match="erp/other name no Secret"):
+        with_secret_data(result["objects"], {"erp/other": {"data": {}}})
+
+
+@pytest.mark.parametrize("bad", ["not a list", [{"objects": []}], [{"component": "x", "objects": "y"}]])
+def test_a_malformed_plan_is_named(bad):
+    with pytest.raises(PlanError):
+        request(bad, "erp", "erp")
