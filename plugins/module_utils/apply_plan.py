@@ -12,6 +12,7 @@ stay out of the arguments Ansible logs, while every other field stays readable.
 import copy
 
 SECRET_FIELDS = ("data", "stringData")
+COMPONENT_LABEL = "app.kubernetes.io/component"
 
 
 class PlanError(ValueError):
@@ -31,6 +32,16 @@ def request(plan, namespace, instance):
     for number, entry in enumerate(plan):
         if not isinstance(entry, dict) or not isinstance(entry.get("component"), str) or not isinstance(entry.get("objects", []), list):
             raise PlanError(f"plan entry {number}: expected {{component, objects, prune_kinds, prune_keep}}, got {entry!r:.200}")
+        if entry.get("prune_kinds"):
+            # The prune selects by this label: an object labelled otherwise would never be pruned by its own role.
+            for obj in entry.get("objects") or []:
+                labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+                if labels.get(COMPONENT_LABEL) != entry["component"]:
+                    name = "{} {}".format(obj.get("kind"), (obj.get("metadata") or {}).get("name"))
+                    raise PlanError(
+                        f"{name}: label {COMPONENT_LABEL}={labels.get(COMPONENT_LABEL)!r}, but its role prunes by "
+                        f"{COMPONENT_LABEL}={entry['component']}; the labels and the role's component must agree"
+                    )
         for obj in entry.get("objects") or []:
             if isinstance(obj, dict) and obj.get("kind") == "Secret" and any(field in obj for field in SECRET_FIELDS):
                 obj = copy.deepcopy(obj)
@@ -46,7 +57,7 @@ def request(plan, namespace, instance):
                         [
                             "app.kubernetes.io/managed-by=erp.platform",
                             f"app.kubernetes.io/instance={instance}",
-                            "app.kubernetes.io/component={}".format(entry["component"]),
+                            f"{COMPONENT_LABEL}={entry['component']}",
                         ]
                     ),
                     "keep_label": "app.kubernetes.io/name",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.erp.platform.plugins.module_utils.apply_plan import PlanError, request, with_secret_data
@@ -9,7 +11,11 @@ from ansible_collections.erp.platform.plugins.module_utils.apply_plan import Pla
 NAMESPACE_OBJ = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "erp"}}
 SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "erp-secrets", "namespace": "erp"}, "data": {"DB_PASSWORD": "cHc="}}
 CONFIG = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "erp-config", "namespace": "erp"}, "data": {"a": "b"}}
-DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "finance-service", "namespace": "erp"}}
+DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "finance-service", "namespace": "erp", "labels": {"app.kubernetes.io/component": "service"}},
+}
 KINDS = [{"api_version": "apps/v1", "kind": "Deployment"}]
 
 PLAN = [
@@ -53,3 +59,11 @@ def test_secret_data_goes_back_into_its_secret_and_stray_data_is_refused():
 def test_a_malformed_plan_is_named(bad):
     with pytest.raises(PlanError):
         request(bad, "erp", "erp")
+
+
+def test_an_entry_that_prunes_must_label_its_objects_with_its_component():
+    drifted = [{"component": "datastores", "objects": [DEPLOYMENT], "prune_kinds": KINDS, "prune_keep": []}]
+    with pytest.raises(PlanError, match=re.escape("Deployment finance-service: label app.kubernetes.io/component='service', but its role prunes by")):
+        request(drifted, "erp", "erp")
+    # Without a prune the label is not checked: nothing is selected by it.
+    assert request([dict(drifted[0], prune_kinds=[])], "erp", "erp")["objects"] == [DEPLOYMENT]
