@@ -86,7 +86,7 @@ demo: $(STAMP) ## start the local cluster and deploy the system with inventories
 	tools/ci/with-cluster.sh --keep -- ansible-playbook site.yml -i $(INVENTORY)
 	@echo "The cluster keeps running: '$(CLUSTER) status' prints its KUBECONFIG; 'make cluster-down' stops it."
 
-bench: $(STAMP) ## benchmark against kubectl on the local cluster; writes docs/benchmarks.md and its chart (about 30 min)
+bench: $(STAMP) ## benchmark against kubectl, Helm 4 and Helm 3 on the local cluster; writes docs/benchmarks.md and its chart (about 40 min; builds Helm once)
 	tools/bench/run.sh
 
 clean: ## remove build trees and test output (keeps .venv and the cluster cache)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make bench: benchmark erp.platform against kubectl on the local cluster (see bench.py).
-# Starts the local cluster unless one is up, and then stops only the cluster it started.
+# make bench: benchmark erp.platform against kubectl, Helm 4 and Helm 3 on the local cluster (see bench.py).
+# Builds the two Helm CLIs once (build-helm.sh, cached under ~/.cache), starts the local cluster unless
+# one is up, and then stops only the cluster it started.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,6 +15,15 @@ if ! "$venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
   echo "bench: installing tools/bench/requirements-bench.txt into .venv" >&2
   "$venv/bin/pip" install --quiet -r "$repo/tools/bench/requirements-bench.txt"
 fi
+
+# Helm 4 and Helm 3, built from the Go module proxy on the first run and reused after that.
+helms=$("$repo/tools/bench/build-helm.sh")
+while read -r name path; do
+  case $name in
+    helm4) export ERP_BENCH_HELM4="$path" ;;
+    helm3) export ERP_BENCH_HELM3="$path" ;;
+  esac
+done <<<"$helms"
 
 started=0
 if "$cluster" status >/dev/null 2>&1; then
