@@ -350,6 +350,10 @@ _QUOTA_RE = re.compile(r"(?:exceeded quota|failed quota|status unknown for quota
 _LIMIT_RANGE_RE = re.compile(r"(?:maximum|minimum) \S+ usage per (?:Container|Pod|PersistentVolumeClaim) is|max limit to request ratio per")
 _WEBHOOK_RE = re.compile(r'admission webhook "([^"]+)" denied the request')
 _POLICY_RE = re.compile(r"ValidatingAdmissionPolicy '([^']+)'(?: with binding '[^']*')? denied request")
+# The StatefulSet controller keeps no condition for a pod it cannot create; it writes a Warning event on the
+# StatefulSet, reason FailedCreate, message "create Pod <pod> in StatefulSet <set> failed error: <the API's
+# refusal>" (Kubernetes v1.34.4, pkg/controller/statefulset/stateful_pod_control.go, recordPodEvent).
+_STATEFUL_CREATE_RE = re.compile(r"^create Pod (\S+) in StatefulSet \S+ failed error: (.*)$", re.S)
 
 
 def admission_refusal(message):
@@ -385,12 +389,84 @@ def admission_refusal(message):
 
 
 def admission_core(text):
-    """The admission's own words of a refusal: without "Error creating: " and the generated pod name."""
+    """The admission's own words of a refusal: without "Error creating: " (ReplicaSet) or "create Pod ... failed
+    error: " (StatefulSet) and the pod's name."""
     text = (text or "").strip()
     for prefix in ("(combined from similar events): ", "Error creating: "):
         if text.startswith(prefix):
             text = text[len(prefix) :]
+    stateful = _STATEFUL_CREATE_RE.match(text)
+    if stateful:
+        text = stateful.group(2)
     return _FORBIDDEN_PREFIX_RE.sub("", text)
+
+
+def event_time(event):
+    """When an event last happened (series, lastTimestamp or eventTime), in seconds since the epoch; or None."""
+    for value in ((event.get("series") or {}).get("lastObservedTime"), event.get("lastTimestamp"), event.get("eventTime")):
+        seen = parse_time(value)
+        if seen is not None:
+            return seen
+    return None
+
+
+def spec_changed_at(obj):
+    """When the object's spec was last written: the newest managedFields time outside subresources (status).
+
+    Falls back to creationTimestamp; None when neither is readable.
+    """
+    times = [parse_time(entry.get("time")) for entry in _meta(obj).get("managedFields") or [] if not entry.get("subresource")]
+    times = [seen for seen in times if seen is not None]
+    return max(times) if times else parse_time(_meta(obj).get("creationTimestamp"))
+
+
+def _apply_stateful_create_refusal(result, statefulset, pods, events, now, opts):
+    """Pods the StatefulSet cannot even create: quota, LimitRange, PodSecurity, a webhook, from its events.
+
+    An event counts while the pod it names does not exist and it happened after the last write of the
+    StatefulSet's spec (second resolution, so the same second counts): a refusal of an earlier template, or
+    of a pod created since, says nothing about now. As for ReplicaSets, a refusal that waiting cannot heal
+    fails at once; any other after ``unschedulable_grace`` from its first time under the current spec.
+    Limit: a refusal that healed, of a pod deleted since without a spec write, counts again in the moment
+    before the controller re-creates that pod.
+    """
+    uid = _meta(statefulset).get("uid")
+    existing = {_meta(pod).get("name") for pod in pods if controller_uid(pod) == uid}
+    changed = spec_changed_at(statefulset)
+    newest = None
+    for event in events or ():
+        involved = event.get("involvedObject") or {}
+        match = _STATEFUL_CREATE_RE.match((event.get("message") or "").strip())
+        seen = event_time(event)
+        if event.get("reason") != "FailedCreate" or involved.get("uid") != uid or not match or seen is None:
+            continue
+        if match.group(1) in existing or (changed is not None and seen < changed - 1):
+            continue
+        if newest is None or seen > newest[0]:
+            first = parse_time(event.get("firstTimestamp")) or seen
+            newest = (seen, max(first, changed or first), match.group(1), match.group(2))
+    if newest is None:
+        return
+    _seen, first, pod, error = newest
+    refusal = admission_refusal(error)
+    if not (refusal and refusal["permanent"]) and now - first < opts["unschedulable_grace"]:
+        return
+    found = {
+        "pod": None,
+        "container": refusal["container"] if refusal else None,
+        "init": False,
+        "reason": "FailedCreate",
+        "message": error,
+        "restarts": 0,
+    }
+    result["fault"] = found
+    by = " by {}".format(refusal["admission"]) if refusal else ""
+    text = "StatefulSet {} cannot create pod {} (FailedCreate{}): {}".format(_meta(statefulset).get("name"), pod, by, error)
+    if opts["fail_fast"]:
+        result["status"] = FAILED
+        result["message"] = text
+    else:
+        result["message"] += "; " + text
 
 
 def _apply_replica_failure(result, new_rs, deployment, now, opts):
@@ -449,8 +525,11 @@ def _rollout_seconds(new_rs, progressing):
     return max(0.0, available - created)
 
 
-def statefulset_status(statefulset, pods, now, opts):
-    """kubectl's StatefulSet rules (partition aware) plus fail-fast over pods of the update revision."""
+def statefulset_status(statefulset, pods, now, opts, events=()):
+    """kubectl's StatefulSet rules (partition aware) plus fail-fast over pods of the update revision.
+
+    ``events`` are the StatefulSet's FailedCreate events: pods it cannot create (admission).
+    """
     kind = "StatefulSet"
     meta, spec, status = _meta(statefulset), _spec(statefulset), _status(statefulset)
     name = meta.get("name")
@@ -493,7 +572,10 @@ def statefulset_status(statefulset, pods, now, opts):
 
     uid = meta.get("uid")
     new_pods = [p for p in pods if controller_uid(p) == uid and (_meta(p).get("labels") or {}).get(CONTROLLER_REVISION_HASH) == revision]
-    return _apply_fault(result, first_pod_fault(new_pods, now, opts["unschedulable_grace"], opts["not_ready_grace"]), opts["fail_fast"])
+    _apply_fault(result, first_pod_fault(new_pods, now, opts["unschedulable_grace"], opts["not_ready_grace"]), opts["fail_fast"])
+    if result["status"] == IN_PROGRESS and not result.get("fault"):
+        _apply_stateful_create_refusal(result, statefulset, pods, events, now, opts)
+    return result
 
 
 def daemonset_status(daemonset, pods, now, opts):
@@ -562,11 +644,12 @@ def job_status(job, pods, now, opts):
     return _apply_fault(result, first_pod_fault(own, now, opts["unschedulable_grace"], opts["not_ready_grace"]), opts["fail_fast"])
 
 
-def workload_status(kind, obj, replicasets, pods, now, opts):
+def workload_status(kind, obj, replicasets, pods, now, opts, events=()):
+    """The verdict on one workload; ``events`` (the StatefulSet's FailedCreate events) only matter to StatefulSets."""
     if kind == "Deployment":
         verdict = deployment_status(obj, replicasets, pods, now, opts)
     elif kind == "StatefulSet":
-        verdict = statefulset_status(obj, pods, now, opts)
+        verdict = statefulset_status(obj, pods, now, opts, events)
     elif kind == "DaemonSet":
         verdict = daemonset_status(obj, pods, now, opts)
     elif kind == "Job":

@@ -47,6 +47,8 @@ SETTLE_GRACE = 10
 WATCH_SECONDS = 50
 # Safety net: re-evaluate at least this often (grace periods expire without events).
 TICK = 0.5
+# The events that tell of pods a StatefulSet cannot create (the API serves these field selectors on Events).
+STATEFULSET_FAILED_CREATE = "involvedObject.kind=StatefulSet,reason=FailedCreate"
 
 WORKLOAD_SOURCES = {
     "Deployment": "deployments",
@@ -59,11 +61,12 @@ WORKLOAD_SOURCES = {
 class Source:
     """How to list and watch one kind in one namespace."""
 
-    def __init__(self, key, func, args, required=True):
+    def __init__(self, key, func, args, required=True, kwargs=None):
         self.key = key
         self.func = func
         self.args = args
         self.required = required
+        self.kwargs = kwargs or {}
 
 
 def build_sources(api_client, namespace, wanted):
@@ -82,8 +85,10 @@ def build_sources(api_client, namespace, wanted):
         "endpointslices": (k8s_api.DiscoveryV1Api(api_client).list_namespaced_endpoint_slice, (namespace,), True),
         "ingresses": (k8s_api.NetworkingV1Api(api_client).list_namespaced_ingress, (namespace,), False),
         "components": (k8s_api.CustomObjectsApi(api_client).list_namespaced_custom_object, ("dapr.io", "v1alpha1", namespace, "components"), False),
+        # Pods a StatefulSet cannot create show only here (rollout_status._apply_stateful_create_refusal).
+        "statefulset_events": (core.list_namespaced_event, (namespace,), False, {"field_selector": STATEFULSET_FAILED_CREATE}),
     }
-    return [Source(key, table[key][0], table[key][1], table[key][2]) for key in wanted]
+    return [Source(key, *table[key]) for key in wanted]
 
 
 class Informer(threading.Thread):
@@ -108,7 +113,7 @@ class Informer(threading.Thread):
             return dict(self.items)
 
     def _list(self):
-        response = self.source.func(*self.source.args, _preload_content=False, _request_timeout=30)
+        response = self.source.func(*self.source.args, **self.source.kwargs, _preload_content=False, _request_timeout=30)
         data = json.loads(response.data)
         items = {}
         for item in data.get("items") or []:
@@ -127,6 +132,7 @@ class Informer(threading.Thread):
         for event in stream.stream(
             self.source.func,
             *self.source.args,
+            **self.source.kwargs,
             resource_version=resource_version,
             timeout_seconds=WATCH_SECONDS,
             allow_watch_bookmarks=True,
@@ -261,6 +267,8 @@ class RolloutWatch:
         keys = [WORKLOAD_SOURCES[k] for k in self.selection.kinds]
         if "Deployment" in self.selection.kinds:
             keys.append("replicasets")
+        if "StatefulSet" in self.selection.kinds:
+            keys.append("statefulset_events")
         keys.append("pods")
         if self.options["check_services"] or self.options["check_ingresses"]:
             keys.extend(["services", "endpointslices"])
@@ -310,6 +318,9 @@ class RolloutWatch:
             sets_by_owner.setdefault(controller_uid(replicaset), []).append(replicaset)
         for pod in pods:
             pods_by_owner.setdefault(controller_uid(pod), []).append(pod)
+        events_by_object = {}
+        for event in caches.get("statefulset_events", {}).values():
+            events_by_object.setdefault((event.get("involvedObject") or {}).get("uid"), []).append(event)
         verdicts = []
         for kind, obj in selected:
             uid = obj["metadata"].get("uid")
@@ -317,7 +328,7 @@ class RolloutWatch:
             own_pods = list(pods_by_owner.get(uid, []))
             for replicaset in own_sets:
                 own_pods.extend(pods_by_owner.get(replicaset["metadata"].get("uid"), []))
-            verdicts.append(workload_status(kind, obj, own_sets, own_pods, now, opts))
+            verdicts.append(workload_status(kind, obj, own_sets, own_pods, now, opts, events_by_object.get(uid, ())))
         for kind, name in missing:
             verdict = not_found(kind or "Workload", name, "no {} named {} in namespace {}".format(kind or "workload", name, self.namespace))
             verdict["terminal"] = elapsed >= NOT_FOUND_GRACE

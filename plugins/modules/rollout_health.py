@@ -27,6 +27,9 @@ description:
     once, since waiting cannot change them; a quota refusal fails after O(unschedulable_grace), since old pods going
     may free the quota. For such a fault, C(container) is the container PodSecurity names and C(events) are the
     ReplicaSet's.
+  - Pods a StatefulSet cannot create are read from its C(FailedCreate) events (the StatefulSet controller keeps no
+    condition for them), with the same rules and messages; an event counts while the pod it names does not exist
+    and it is no older than the last write of the StatefulSet's spec.
   - Optionally checks that Services select ready endpoints, that Ingress backends name existing Services and ports
     with ready endpoints, and that the Dapr components the workloads' app-ids rely on exist.
     These are judged once the workloads are Current, allowing 10 seconds for the endpoint controllers to catch up.
@@ -173,7 +176,7 @@ notes:
   - Authentication is that of C(kubernetes.core) - O(kubeconfig), O(context), O(host), O(api_key) and the other
     options, or their C(K8S_AUTH_*) environment variables - so an AWX Kubernetes credential works unchanged.
   - The identity needs get, list and watch on the selected kinds, pods, replicasets, services, endpointslices,
-    ingresses, components.dapr.io and events in the namespace; rollback adds patch on the workloads, list on
+    ingresses, components.dapr.io and events in the namespace (events are watched when StatefulSets are selected); rollback adds patch on the workloads, list on
     controllerrevisions, and delete on pods; the verified mark needs patch on replicasets.
 seealso:
   - module: kubernetes.core.k8s

@@ -374,6 +374,44 @@ def test_statefulset_partition(kubectl, kubeconfig, namespace):
     assert images == {"ledger-0": "registry.erp.test/ledger:1.0.0", "ledger-1": "registry.erp.test/ledger:1.0.0", "ledger-2": "registry.erp.test/ledger:1.1.0"}
 
 
+def ledger_statefulset(tag="1.0.0"):
+    labels = {"app.kubernetes.io/name": "ledger", "app.kubernetes.io/instance": "erp"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "ledger", "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "serviceName": "ledger",
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "ledger", "image": "registry.erp.test/ledger:" + tag}]}},
+        },
+    }
+
+
+def test_statefulset_whose_pods_a_quota_forbids_fails_after_the_grace_naming_the_quota(kubectl, kubeconfig, namespace):
+    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-pods"}, "spec": {"hard": {"pods": "0"}}}
+    apply(kubectl, namespace, quota)
+    apply(kubectl, namespace, ledger_statefulset())
+    result = run_module(kubeconfig, namespace, names=["StatefulSet/ledger"], timeout=120, unschedulable_grace=5, check_services=False)
+    assert result["failed"] is True
+    assert result["outcome"] == "failed", result["msg"]
+    assert "StatefulSet/ledger Failed: StatefulSet ledger cannot create pod ledger-0 (FailedCreate by ResourceQuota): " in result["msg"]
+    assert "exceeded quota: no-pods" in result["msg"]
+    assert result["resources"][0]["fault"]["reason"] == "FailedCreate"
+
+
+def test_statefulset_whose_pods_pod_security_refuses_fails_at_once_naming_the_container(kubectl, kubeconfig, namespace):
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    apply(kubectl, namespace, ledger_statefulset())
+    result = run_module(kubeconfig, namespace, names=["StatefulSet/ledger"], timeout=120, unschedulable_grace=600, check_services=False)
+    assert result["failed"] is True
+    assert result["outcome"] == "failed", result["msg"]
+    assert "StatefulSet ledger cannot create pod ledger-0 (FailedCreate by PodSecurity): " in result["msg"]
+    assert 'violates PodSecurity "restricted:latest"' in result["msg"]
+    assert result["resources"][0]["fault"]["container"] == "ledger"
+
+
 # ---------------------------------------------------------------------------
 # Beyond workloads
 

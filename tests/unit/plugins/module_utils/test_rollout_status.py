@@ -553,3 +553,95 @@ def test_admission_core_drops_the_event_prefix_and_the_pod_name():
     event = "(combined from similar events): Error creating: " + POD_SECURITY_REFUSAL.replace("x7k2p", "q9zzt")
     assert rs.admission_core(event) == rs.admission_core(POD_SECURITY_REFUSAL)
     assert rs.admission_core(event).startswith('violates PodSecurity "restricted:latest"')
+
+
+# ---------------------------------------------------------------------------
+# Pods a StatefulSet cannot create: only its FailedCreate events tell (no condition)
+
+STATEFUL_QUOTA_REFUSAL = 'pods "postgres-0" is forbidden: exceeded quota: erp-quota, requested: pods=1, used: pods=0, limited: pods=0'
+STATEFUL_POD_SECURITY_REFUSAL = (
+    'pods "postgres-0" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true '
+    '(pod or container "postgres" must set securityContext.runAsNonRoot=true)'
+)
+
+
+def refused_statefulset(spec_written_ago=300):
+    """A one-replica StatefulSet whose pod does not exist, its spec last applied ``spec_written_ago`` seconds ago."""
+    sts = statefulset(replicas=1, ready=0, updated=0, status_replicas=0)
+    sts["metadata"]["managedFields"] = [
+        {"manager": "erp.platform", "operation": "Apply", "time": stamp(spec_written_ago)},
+        {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status", "time": stamp(0)},
+    ]
+    return sts
+
+
+def failed_create(sts, refusal, last_ago, first_ago=None, pod_name="postgres-0", uid=None):
+    return {
+        "metadata": {"name": "postgres.18a1b2c3d4e5f6a7", "namespace": "erp-system"},
+        "involvedObject": {"kind": "StatefulSet", "name": sts["metadata"]["name"], "uid": uid or sts["metadata"]["uid"]},
+        "reason": "FailedCreate",
+        "type": "Warning",
+        "message": f"create Pod {pod_name} in StatefulSet {sts['metadata']['name']} failed error: {refusal}",
+        "firstTimestamp": stamp(last_ago if first_ago is None else first_ago),
+        "lastTimestamp": stamp(last_ago),
+        "count": 3,
+    }
+
+
+def sts_events_status(sts, events, pods=(), **opts):
+    return rs.statefulset_status(sts, list(pods), NOW, dict(OPTS, **opts), events)
+
+
+def test_statefulset_pod_security_refusal_fails_at_once_naming_pod_rule_and_container():
+    sts = refused_statefulset()
+    verdict = sts_events_status(sts, [failed_create(sts, STATEFUL_POD_SECURITY_REFUSAL, 1)])
+    assert verdict["status"] == rs.FAILED
+    assert verdict["message"] == "StatefulSet postgres cannot create pod postgres-0 (FailedCreate by PodSecurity): " + STATEFUL_POD_SECURITY_REFUSAL
+    assert (verdict["fault"]["reason"], verdict["fault"]["container"], verdict["fault"]["pod"]) == ("FailedCreate", "postgres", None)
+
+
+def test_statefulset_quota_refusal_waits_the_grace_from_its_first_time_then_names_the_quota():
+    sts = refused_statefulset()
+    assert sts_events_status(sts, [failed_create(sts, STATEFUL_QUOTA_REFUSAL, 1, first_ago=5)])["status"] == rs.IN_PROGRESS
+    late = sts_events_status(sts, [failed_create(sts, STATEFUL_QUOTA_REFUSAL, 1, first_ago=31)])
+    assert late["status"] == rs.FAILED
+    assert late["message"] == "StatefulSet postgres cannot create pod postgres-0 (FailedCreate by ResourceQuota): " + STATEFUL_QUOTA_REFUSAL
+
+
+def test_statefulset_quota_grace_counts_from_the_last_spec_write_when_that_is_later():
+    sts = refused_statefulset(spec_written_ago=5)
+    assert sts_events_status(sts, [failed_create(sts, STATEFUL_QUOTA_REFUSAL, 1, first_ago=600)])["status"] == rs.IN_PROGRESS
+
+
+def test_statefulset_refusal_of_an_earlier_spec_is_ignored():
+    sts = refused_statefulset(spec_written_ago=10)
+    verdict = sts_events_status(sts, [failed_create(sts, STATEFUL_POD_SECURITY_REFUSAL, 20)])
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert verdict["fault"] is None
+
+
+def test_statefulset_refusal_of_a_pod_that_exists_now_or_of_another_statefulset_is_ignored():
+    sts = refused_statefulset()
+    created = sts_pod(sts, 0, "postgres-5d8f7c", ready=False, created=5)
+    assert sts_events_status(sts, [failed_create(sts, STATEFUL_POD_SECURITY_REFUSAL, 1)], [created])["fault"] is None
+    assert sts_events_status(sts, [failed_create(sts, STATEFUL_POD_SECURITY_REFUSAL, 1, uid="sts-old")])["fault"] is None
+
+
+def test_statefulset_refusal_without_fail_fast_is_reported_but_waits():
+    sts = refused_statefulset()
+    verdict = sts_events_status(sts, [failed_create(sts, STATEFUL_POD_SECURITY_REFUSAL, 1)], fail_fast=False)
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert verdict["message"].endswith("; StatefulSet postgres cannot create pod postgres-0 (FailedCreate by PodSecurity): " + STATEFUL_POD_SECURITY_REFUSAL)
+
+
+def test_spec_changed_at_reads_managed_fields_outside_status_else_creation():
+    sts = refused_statefulset(spec_written_ago=42)
+    assert rs.spec_changed_at(sts) == NOW - 42
+    del sts["metadata"]["managedFields"]
+    sts["metadata"]["creationTimestamp"] = stamp(99)
+    assert rs.spec_changed_at(sts) == NOW - 99
+
+
+def test_admission_core_drops_the_statefulset_event_prefix():
+    event = "create Pod postgres-0 in StatefulSet postgres failed error: " + STATEFUL_QUOTA_REFUSAL
+    assert rs.admission_core(event) == "exceeded quota: erp-quota, requested: pods=1, used: pods=0, limited: pods=0"

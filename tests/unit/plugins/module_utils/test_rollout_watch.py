@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.erp.platform.plugins.module_utils import k8s_client
 from ansible_collections.erp.platform.plugins.module_utils import rollout_status as rs
 from ansible_collections.erp.platform.plugins.module_utils import rollout_watch as rw
-from ansible_collections.erp.platform.tests.unit.fixtures import NOW, deployment, endpointslice, replicaset, rs_pod, service, stamp
+from ansible_collections.erp.platform.tests.unit.fixtures import NOW, deployment, endpointslice, replicaset, rs_pod, service, stamp, statefulset
 
 
 class FakeResponse:
@@ -202,3 +202,40 @@ def test_outcome_of_pods_refused_at_creation_reads_the_replicaset_events():
     assert failed["message"].endswith("(FailedCreate by ResourceQuota): " + refusal)
     assert failed["events"] == ["FailedScheduling: something else"]
     assert failed["fault"]["events"] == failed["events"]
+
+
+def test_statefulsets_bring_a_watch_on_their_failed_create_events():
+    watch = rw.RolloutWatch(
+        None, "erp-system", rw.Selection(kinds=["StatefulSet"]), {"check_services": False, "check_ingresses": False, "check_dapr_components": False}
+    )
+    assert watch._wanted() == ["statefulsets", "statefulset_events", "pods"]
+    sources = {source.key: source for source in rw.build_sources(k8s_client.k8s_api.ApiClient(), "erp-system", watch._wanted())}
+    assert sources["statefulset_events"].kwargs == {"field_selector": "involvedObject.kind=StatefulSet,reason=FailedCreate"}
+    assert not sources["statefulset_events"].required
+    assert "statefulset_events" not in engine()._wanted()
+
+
+def test_outcome_of_a_statefulset_refused_at_creation_names_it_once():
+    refusal = 'pods "postgres-0" is forbidden: exceeded quota: erp-quota, requested: pods=1, used: pods=0, limited: pods=0'
+    sts = statefulset(replicas=1, ready=0, updated=0, status_replicas=0)
+    sts["metadata"]["managedFields"] = [{"manager": "erp.platform", "operation": "Apply", "time": stamp(120)}]
+    event = {
+        "metadata": {"name": "postgres.18a1b2c3d4e5f6a7"},
+        "involvedObject": {"kind": "StatefulSet", "name": "postgres", "uid": sts["metadata"]["uid"]},
+        "type": "Warning",
+        "reason": "FailedCreate",
+        "message": "create Pod postgres-0 in StatefulSet postgres failed error: " + refusal,
+        "firstTimestamp": stamp(60),
+        "lastTimestamp": stamp(2),
+        "count": 4,
+    }
+    watch = rw.RolloutWatch(
+        None, "erp-system", rw.Selection(kinds=["StatefulSet"]), {"check_services": False, "check_ingresses": False, "check_dapr_components": False}
+    )
+    watch.start = 0.0
+    watch._events_for = lambda kind, name: [event] if (kind, name) == ("StatefulSet", "postgres") else []
+    verdicts = watch.evaluate({"statefulsets": {"postgres": sts}, "statefulset_events": {"postgres.18a1b2c3d4e5f6a7": event}, "pods": {}}, NOW, 1.0)
+    assert watch._done(verdicts) == "failed"
+    failed = watch._outcome("failed", verdicts)["verdicts"][0]
+    assert failed["message"] == "StatefulSet postgres cannot create pod postgres-0 (FailedCreate by ResourceQuota): " + refusal
+    assert failed["events"] == []
