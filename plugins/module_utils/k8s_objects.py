@@ -259,8 +259,12 @@ def diff_entry(key, before, after):
 def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
     """Apply, then prune, appending to entries and diffs; raises ObjectError on the first failure."""
     scopes = params["prune"] or []
-    # The prune request is checked before anything is applied.
+    # The prune request is checked before anything is applied. A kind of a group-version the cluster does
+    # not serve (a CRD that is not installed) can have no objects, so there is nothing to prune; a kind
+    # missing from a served group-version is a mistake of the request.
     for spec in [spec for scope in scopes for spec in scope["kinds"]]:
+        if cluster.resources(spec["api_version"]) is None:
+            continue
         try:
             namespaced = cluster.resource(spec["api_version"], spec["kind"])[1]
         except ObjectError as exc:
@@ -279,6 +283,8 @@ def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
 
     for prune in scopes:
         for spec in prune["kinds"]:
+            if cluster.resources(spec["api_version"]) is None:
+                continue
             keep = spec["keep"] if spec["keep"] is not None else prune["keep"]
             try:
                 items = cluster.list(spec["api_version"], spec["kind"], prune["namespace"], prune["selector"])

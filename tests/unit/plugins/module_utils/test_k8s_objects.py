@@ -162,6 +162,24 @@ def test_list_fills_in_kind_and_delete_tolerates_objects_already_gone():
     assert delete[2] == {"propagationPolicy": "Background"}
 
 
+def test_prune_skips_a_group_version_the_cluster_does_not_serve_but_not_a_missing_kind_of_a_served_one():
+    """No CRD, no objects: pruning HTTPRoutes where Gateway API is not installed deletes nothing and fails nothing."""
+    api = FakeApi()
+    cluster = ko.Cluster(api)
+    cluster.apply(manifest_deployment("stale"), "m", True)
+    scope = {"namespace": "erp", "selector": "app.kubernetes.io/managed-by=erp.platform", "keep_label": "app.kubernetes.io/name", "keep": []}
+    params = {"objects": [], "field_manager": "m", "force_conflicts": True, "parallel": 8}
+    unserved = {"api_version": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "keep": None}
+    deployments = {"api_version": "apps/v1", "kind": "Deployment", "keep": None}
+    entries = []
+    ko.apply_all(cluster, dict(params, prune=[dict(scope, kinds=[unserved, deployments])]), False, False, entries, [])
+    assert [(e["kind"], e["name"], e["action"]) for e in entries] == [("Deployment", "stale", "deleted")]
+    assert not [call for call in api.calls if "gateway.networking.k8s.io/v1/" in call[1]]
+    typo = {"api_version": "apps/v1", "kind": "Deploymnet", "keep": None}
+    with pytest.raises(ko.ObjectError, match=r"prune\.kinds: Deploymnet: the cluster serves no kind Deploymnet in apps/v1"):
+        ko.apply_all(cluster, dict(params, prune=[dict(scope, kinds=[typo])]), False, False, [], [])
+
+
 def test_prune_candidates_keep_by_label_and_never_touch_protected_objects():
     items = [
         manifest_deployment("finance"),
