@@ -21,7 +21,7 @@ from ansible_collections.erp.platform.plugins.module_utils.rollout_status import
 
 # Blocking first: what failed, then what is missing or stuck, then what is merely slow.
 _STATUS_RANK = {FAILED: 0, NOT_FOUND: 1, SUSPENDED: 2, TERMINATING: 3, IN_PROGRESS: 4, CURRENT: 5}
-_KIND_RANK = {"Deployment": 0, "StatefulSet": 1, "DaemonSet": 2, "Job": 3, "Service": 4, "Ingress": 5, "Component": 6}
+_KIND_RANK = {"Deployment": 0, "StatefulSet": 1, "DaemonSet": 2, "Job": 3, "Service": 4, "Ingress": 5, "HTTPRoute": 6, "Component": 7}
 
 # Keys of a resource entry in the module result (the verdict's internals stay out).
 RESULT_KEYS = ("kind", "name", "status", "image", "ready", "desired", "revision", "rollout_seconds", "seconds_to_ready", "message", "fault", "events")

@@ -311,7 +311,7 @@ def roll_back(api_client, namespace, failed, options, timeout, check_mode=False)
 
     if applied:
         selection = Selection(kinds=sorted({e["kind"] for e in applied}), names=["{}/{}".format(e["kind"], e["name"]) for e in applied])
-        verify_options = dict(options, fail_fast=True, check_services=False, check_ingresses=False, check_dapr_components=False)
+        verify_options = dict(options, fail_fast=True, check_services=False, check_ingresses=False, check_routes=False, check_dapr_components=False)
         outcome = RolloutWatch(api_client, namespace, selection, verify_options, since=started).run(timeout)
         mark_verified(api_client, namespace, outcome)
         by_key = {(v["kind"], v["name"]): v for v in outcome["verdicts"]}

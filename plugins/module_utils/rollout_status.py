@@ -761,6 +761,129 @@ def ingress_status(ingress, services, service_verdicts):
     return _verdict(kind, name, CURRENT, f"{len(backends)} backends, all with ready endpoints", ready=len(backends), desired=len(backends))
 
 
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+# ResolvedRefs=False reasons a controller may still correct on its own once the Service it names exists.
+_ROUTE_TRANSIENT = ("BackendNotFound",)
+
+
+def httproute_backends(route):
+    """(where, Service name, port) of every Service backendRef of an HTTPRoute in the route's namespace.
+
+    ``where`` names the rule and its first match (``rule 1 /api/reports``); backendRefs of other kinds or
+    namespaces are not checked here (their controller reports them in ResolvedRefs).
+    """
+    namespace = _meta(route).get("namespace")
+    found = []
+    for number, rule in enumerate(_spec(route).get("rules") or [], start=1):
+        matches = rule.get("matches") or [{}]
+        path = ((matches[0].get("path") or {}).get("value")) or "/"
+        where = f"rule {number} {path}"
+        for ref in rule.get("backendRefs") or []:
+            if (ref.get("group") or "") != "" or (ref.get("kind") or "Service") != "Service":
+                continue
+            if (ref.get("namespace") or namespace) != namespace:
+                continue
+            found.append((where, ref.get("name"), ref.get("port")))
+    return found
+
+
+def _parent_key(ref, namespace):
+    return (
+        ref.get("group") or GATEWAY_GROUP,
+        ref.get("kind") or "Gateway",
+        ref.get("namespace") or namespace,
+        ref.get("name"),
+        ref.get("sectionName") or None,
+        ref.get("port") or None,
+    )
+
+
+def _parent_label(key):
+    group, kind, namespace, name, section, port = key
+    label = f"{kind} {namespace}/{name}" if group == GATEWAY_GROUP else f"{kind}.{group} {namespace}/{name}"
+    if section:
+        label += f" listener {section}"
+    if port:
+        label += f" port {port}"
+    return label
+
+
+def route_parent_verdicts(route):
+    """One (state, text) per parentRef of a Gateway API route, from the route's status.
+
+    state: ``accepted`` (Accepted and ResolvedRefs true for the route's current generation), ``rejected`` (a
+    condition false: the controller's reason and message), ``pending`` (ResolvedRefs false for a reason the
+    controller corrects itself, such as BackendNotFound while the Service is created) or ``unanswered`` (no
+    status for this parent, or one for an older generation).
+    """
+    meta = _meta(route)
+    namespace = meta.get("namespace")
+    generation = _int(meta.get("generation"))
+    parents = {}
+    for parent in (route.get("status") or {}).get("parents") or []:
+        parents[_parent_key(parent.get("parentRef") or {}, namespace)] = parent
+    answers = []
+    for ref in _spec(route).get("parentRefs") or []:
+        key = _parent_key(ref, namespace)
+        label = _parent_label(key)
+        parent = parents.get(key)
+        conditions = {c.get("type"): c for c in (parent or {}).get("conditions") or []}
+        accepted, resolved = conditions.get("Accepted"), conditions.get("ResolvedRefs")
+        stale = [c for c in (accepted, resolved) if c and generation and _int(c.get("observedGeneration")) and _int(c.get("observedGeneration")) < generation]
+        if parent is None or not accepted or not resolved or stale:
+            why = "its status is for generation {} of {}".format(_int(stale[0].get("observedGeneration")), generation) if stale else "no status for it"
+            answers.append(("unanswered", f"no controller has answered for {label} ({why})"))
+            continue
+        controller = parent.get("controllerName") or "its controller"
+        for condition in (accepted, resolved):
+            if condition.get("status") != "True":
+                state = "pending" if condition is resolved and condition.get("reason") in _ROUTE_TRANSIENT else "rejected"
+                answers.append(
+                    (
+                        state,
+                        "{} ({}): {} {}: {}: {}".format(
+                            label, controller, condition.get("type"), condition.get("status"), condition.get("reason"), condition.get("message") or "no message"
+                        ),
+                    )
+                )
+                break
+        else:
+            answers.append(("accepted", f"accepted by {label}"))
+    return answers
+
+
+def httproute_status(route, services, service_verdicts, require_acceptance=True):
+    """Current when every Service backendRef has ready endpoints and every parent accepted the route.
+
+    A parent that rejected it fails at once, with the controller's reason. A parent that has not answered
+    keeps the route in progress when ``require_acceptance`` (a controller must be there), else it is reported
+    in the message and does not hold the route back.
+    """
+    kind = "HTTPRoute"
+    name = _meta(route).get("name")
+    backends = httproute_backends(route)
+    problems = []
+    for where, svc_name, port in backends:
+        service = services.get(svc_name)
+        if service is None:
+            problems.append(f"{where}: backend Service {svc_name} does not exist")
+        elif port is not None and not _service_has_port(service, port):
+            problems.append(f"{where}: Service {svc_name} has no port {port}")
+        elif (service_verdicts.get(svc_name) or {}).get("status") != CURRENT:
+            problems.append("{}: Service {}: {}".format(where, svc_name, (service_verdicts.get(svc_name) or {}).get("message", "not checked")))
+    answers = route_parent_verdicts(route)
+    rejected = [text for state, text in answers if state == "rejected"]
+    waiting = [text for state, text in answers if state == "pending" or (state == "unanswered" and require_acceptance)]
+    noted = [text + " (not required: route_status is reported)" for state, text in answers if state == "unanswered" and not require_acceptance]
+    accepted = [text for state, text in answers if state == "accepted"]
+    counts = {"ready": len(backends) - len(problems), "desired": len(backends)}
+    if rejected:
+        return _verdict(kind, name, FAILED, "; ".join(rejected + problems), terminal=True, **counts)
+    if problems or waiting:
+        return _verdict(kind, name, IN_PROGRESS, "; ".join(problems + waiting + noted), **counts)
+    return _verdict(kind, name, CURRENT, "; ".join([f"{len(backends)} backends, all with ready endpoints", *accepted, *noted]), **counts)
+
+
 def dapr_app_ids(workloads):
     """app-id -> workload label ("Kind/name") for Dapr-enabled pod templates."""
     app_ids = {}

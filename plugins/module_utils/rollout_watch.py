@@ -31,6 +31,8 @@ from ansible_collections.erp.platform.plugins.module_utils.rollout_status import
     controller_uid,
     dapr_app_ids,
     dapr_component_statuses,
+    httproute_backends,
+    httproute_status,
     ingress_backends,
     ingress_status,
     not_found,
@@ -41,7 +43,7 @@ from ansible_collections.erp.platform.plugins.module_utils.rollout_status import
 
 # Seconds a named workload may be missing before it counts as NotFound (it may still be being created).
 NOT_FOUND_GRACE = 10
-# Seconds Services, Ingresses and Dapr components get after the workloads are Current (endpoint controllers lag).
+# Seconds Services, Ingresses, HTTPRoutes and Dapr components get after the workloads are Current (endpoint controllers lag).
 SETTLE_GRACE = 10
 # Server-side watch duration; the thread re-watches from the last resourceVersion when it ends.
 WATCH_SECONDS = 50
@@ -85,6 +87,7 @@ def build_sources(api_client, namespace, wanted):
         "endpointslices": (k8s_api.DiscoveryV1Api(api_client).list_namespaced_endpoint_slice, (namespace,), True),
         "ingresses": (k8s_api.NetworkingV1Api(api_client).list_namespaced_ingress, (namespace,), False),
         "components": (k8s_api.CustomObjectsApi(api_client).list_namespaced_custom_object, ("dapr.io", "v1alpha1", namespace, "components"), False),
+        "httproutes": (k8s_api.CustomObjectsApi(api_client).list_namespaced_custom_object, ("gateway.networking.k8s.io", "v1", namespace, "httproutes"), False),
         # Pods a StatefulSet cannot create show only here (rollout_status._apply_stateful_create_refusal).
         "statefulset_events": (core.list_namespaced_event, (namespace,), False, {"field_selector": STATEFULSET_FAILED_CREATE}),
     }
@@ -237,7 +240,7 @@ class Selection:
 
 
 class RolloutWatch:
-    """Watch the selected workloads (and Services, Ingresses, Dapr components) until healthy, failed or timed out."""
+    """Watch the selected workloads (and Services, Ingresses, HTTPRoutes, Dapr components) until healthy, failed or timed out."""
 
     def __init__(self, api_client, namespace, selection, options, since=None):
         self.api_client = api_client
@@ -249,6 +252,8 @@ class RolloutWatch:
         self.options.setdefault("not_ready_grace", 60)
         self.options.setdefault("check_services", True)
         self.options.setdefault("check_ingresses", True)
+        self.options.setdefault("check_routes", True)
+        self.options.setdefault("route_status", "required")
         self.options.setdefault("check_dapr_components", True)
         self.options.setdefault("dapr_components", [])
         self.options["since"] = since
@@ -270,10 +275,12 @@ class RolloutWatch:
         if "StatefulSet" in self.selection.kinds:
             keys.append("statefulset_events")
         keys.append("pods")
-        if self.options["check_services"] or self.options["check_ingresses"]:
+        if self.options["check_services"] or self.options["check_ingresses"] or self.options["check_routes"]:
             keys.extend(["services", "endpointslices"])
         if self.options["check_ingresses"]:
             keys.append("ingresses")
+        if self.options["check_routes"]:
+            keys.append("httproutes")
         if self.options["check_dapr_components"]:
             keys.append("components")
         return keys
@@ -377,7 +384,7 @@ class RolloutWatch:
         everything = not requirements and not self.selection.names
         services = caches.get("services", {})
         service_verdicts = {}
-        if opts["check_services"] or opts["check_ingresses"]:
+        if opts["check_services"] or opts["check_ingresses"] or opts["check_routes"]:
             templates = [(pod_template(kind, obj).get("metadata") or {}).get("labels") for kind, obj in selected]
             slices = {}
             for eps in caches.get("endpointslices", {}).values():
@@ -394,23 +401,31 @@ class RolloutWatch:
                 )
                 if relevant:
                     verdicts.append(service_verdicts[name])
+        relevant_services = {v["name"] for v in verdicts if v["kind"] == "Service"}
+        # Ingresses and HTTPRoutes: relevant when nothing narrows the selection, when their labels match, or
+        # when they lead to a relevant Service.
+        routing = []
         if opts["check_ingresses"]:
-            informer = self.informers.get("ingresses")
-            relevant_services = {v["name"] for v in verdicts if v["kind"] == "Service"}
-            for ingress in caches.get("ingresses", {}).values():
-                names = {backend[1] for backend in ingress_backends(ingress)}
-                if everything or (requirements and labels_match(requirements, ingress["metadata"].get("labels"))) or names & relevant_services:
-                    verdicts.append(ingress_status(ingress, services, service_verdicts))
+            routing.append(("ingresses", "Ingress", ingress_backends, ingress_status))
+        if opts["check_routes"]:
+            required = opts["route_status"] == "required"
+            routing.append(("httproutes", "HTTPRoute", httproute_backends, lambda obj, svcs, sv: httproute_status(obj, svcs, sv, required)))
+        for key, kind, backends_of, status_of in routing:
+            informer = self.informers.get(key)
+            for obj in caches.get(key, {}).values():
+                names = {backend[1] for backend in backends_of(obj)}
+                if everything or (requirements and labels_match(requirements, obj["metadata"].get("labels"))) or names & relevant_services:
+                    verdicts.append(status_of(obj, services, service_verdicts))
             if informer is not None and informer.permanent and not informer.missing:
                 verdicts.append(
                     {
-                        "kind": "Ingress",
+                        "kind": kind,
                         "name": "*",
                         "status": FAILED,
                         "ready": None,
                         "desired": None,
                         "revision": None,
-                        "message": f"cannot read Ingresses: {informer.error}",
+                        "message": f"cannot read {kind}s: {informer.error}",
                         "terminal": True,
                         "fault": None,
                     }

@@ -30,9 +30,15 @@ description:
   - Pods a StatefulSet cannot create are read from its C(FailedCreate) events (the StatefulSet controller keeps no
     condition for them), with the same rules and messages; an event counts while the pod it names does not exist
     and it is no older than the last write of the StatefulSet's spec.
-  - Optionally checks that Services select ready endpoints, that Ingress backends name existing Services and ports
-    with ready endpoints, and that the Dapr components the workloads' app-ids rely on exist.
+  - Optionally checks that Services select ready endpoints, that Ingress backends and the Service backendRefs of
+    Gateway API HTTPRoutes name existing Services and ports with ready endpoints, and that the Dapr components the
+    workloads' app-ids rely on exist.
     These are judged once the workloads are Current, allowing 10 seconds for the endpoint controllers to catch up.
+  - An HTTPRoute is also judged by its status, for each of its parentRefs - C(Accepted) and C(ResolvedRefs) true
+    for the route's current generation. A parent that set either false fails the run at once with the controller's
+    reason and message (C(ResolvedRefs) C(BackendNotFound) waits like a missing backend, since the controller
+    corrects it once the Service exists). A parent with no answer is waited for like a backend when O(route_status)
+    is C(required), and only reported when it is C(reported).
   - Optionally rolls the workloads that failed back to their last healthy revision, verifies the rollback with its
     own timeout, and still fails, saying what was rolled back to which revision. Workloads that succeeded are left alone.
   - With O(rollback_names), first rolls the named workloads back to their last healthy revision, whatever their state
@@ -112,6 +118,23 @@ options:
         O(label_selector) or whose backends are relevant Services.
     type: bool
     default: true
+  check_routes:
+    description:
+      - Also check every relevant Gateway API HTTPRoute (C(gateway.networking.k8s.io/v1)) - its Service backendRefs
+        as O(check_ingresses) checks Ingress backends, and its status for each parentRef (see O(route_status)).
+      - Relevant as for O(check_ingresses). Nothing is checked where the cluster does not serve HTTPRoutes.
+    type: bool
+    default: true
+  route_status:
+    description:
+      - What a parentRef that no controller has answered (no status for it, or one for an older generation)
+        means. C(required) - the route is in progress until a controller accepts it, and fails 10 seconds after
+        the workloads are Current. C(reported) - it is named in the message and does not fail the run (a
+        cluster without a Gateway controller, such as a local test cluster).
+      - A rejection (C(Accepted) or C(ResolvedRefs) false) fails the run either way.
+    type: str
+    choices: [required, reported]
+    default: required
   check_dapr_components:
     description:
       - Also check the Dapr components (C(components.dapr.io)) that the Dapr-enabled pod templates (annotation
@@ -176,8 +199,9 @@ notes:
   - Authentication is that of C(kubernetes.core) - O(kubeconfig), O(context), O(host), O(api_key) and the other
     options, or their C(K8S_AUTH_*) environment variables - so an AWX Kubernetes credential works unchanged.
   - The identity needs get, list and watch on the selected kinds, pods, replicasets, services, endpointslices,
-    ingresses, components.dapr.io and events in the namespace (events are watched when StatefulSets are selected); rollback adds patch on the workloads, list on
-    controllerrevisions, and delete on pods; the verified mark needs patch on replicasets.
+    ingresses, httproutes.gateway.networking.k8s.io, components.dapr.io and events in the namespace (events are
+    watched when StatefulSets are selected); rollback adds patch on the workloads, list on controllerrevisions, and
+    delete on pods; the verified mark needs patch on replicasets.
 seealso:
   - module: kubernetes.core.k8s
   - module: kubernetes.core.k8s_rollback
@@ -245,7 +269,9 @@ resources:
   elements: dict
   contains:
     kind:
-      description: C(Deployment), C(StatefulSet), C(DaemonSet), C(Job), C(Service), C(Ingress), C(Component), or C(Workload) for a name that matched nothing.
+      description:
+        - C(Deployment), C(StatefulSet), C(DaemonSet), C(Job), C(Service), C(Ingress), C(HTTPRoute), C(Component),
+          or C(Workload) for a name that matched nothing.
       type: str
       sample: Deployment
     name:
@@ -265,7 +291,7 @@ resources:
       type: int
       sample: 2
     image:
-      description: Image of the first container of a workload's pod template (null for Services, Ingresses and components).
+      description: Image of the first container of a workload's pod template (null for Services, Ingresses, HTTPRoutes and components).
       type: str
       sample: docker.io/erp-system/finance:1.0.0
     revision:
@@ -450,6 +476,8 @@ def argument_spec():
         not_ready_grace={"type": "int", "default": 60},
         check_services={"type": "bool", "default": True},
         check_ingresses={"type": "bool", "default": True},
+        check_routes={"type": "bool", "default": True},
+        route_status={"type": "str", "choices": ["required", "reported"], "default": "required"},
         check_dapr_components={"type": "bool", "default": True},
         dapr_components={"type": "list", "elements": "str", "default": []},
         rollback={"type": "bool", "default": False},
@@ -489,7 +517,17 @@ def main():
 
     options = {
         key: params[key]
-        for key in ("fail_fast", "unschedulable_grace", "not_ready_grace", "check_services", "check_ingresses", "check_dapr_components", "dapr_components")
+        for key in (
+            "fail_fast",
+            "unschedulable_grace",
+            "not_ready_grace",
+            "check_services",
+            "check_ingresses",
+            "check_routes",
+            "route_status",
+            "check_dapr_components",
+            "dapr_components",
+        )
     }
     rolled_back = []
     started = time.time()

@@ -20,6 +20,7 @@ from ansible_collections.erp.platform.plugins.module_utils.k8s_client import con
 from ansible_collections.erp.platform.plugins.module_utils.rollout_status import FATAL_WAITING_REASONS, condition
 from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import RolloutWatch, Selection
 from ansible_collections.erp.platform.tests.integration import playbook_run
+from ansible_collections.erp.platform.tests.integration.gateway_controller import CONTROLLER, write_route_status
 
 REPO = Path(__file__).resolve().parents[2]
 LATENCY_LOG = REPO / "tests" / "output" / "rollout_latency.jsonl"
@@ -451,6 +452,63 @@ def test_ingress_with_missing_backend_service_fails(kubectl, kubeconfig, namespa
     first = result["resources"][0]
     assert (first["kind"], first["name"], first["status"]) == ("Ingress", "erp", "Failed")
     assert "backend Service reporting-service does not exist" in first["message"]
+
+
+def httproute(name, backend, gateway="erp-gateway"):
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/instance": "erp"}},
+        "spec": {
+            "parentRefs": [{"name": gateway}],
+            "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": [{"name": backend, "port": 80}]}],
+        },
+    }
+
+
+def test_httproute_a_controller_rejected_fails_at_once_with_the_controllers_reason(kubectl, kubeconfig, namespace):
+    apply(kubectl, namespace, deployment("gateway", replicas=1), service("gateway-service", "gateway"), httproute("gateway-service", "gateway-service"))
+    write_route_status(kubectl, namespace, "gateway-service", accepted=(False, "NotAllowedByListeners", "no listener of erp-gateway admits this namespace"))
+    result = run_module(kubeconfig, namespace, label_selector="app.kubernetes.io/instance=erp", timeout=120, route_status="reported")
+    assert result["failed"] is True
+    first = result["resources"][0]
+    assert (first["kind"], first["name"], first["status"]) == ("HTTPRoute", "gateway-service", "Failed")
+    assert first["message"] == (
+        f"Gateway {namespace}/erp-gateway ({CONTROLLER}): Accepted False: NotAllowedByListeners: no listener of erp-gateway admits this namespace"
+    )
+    # at once: no waiting for the settle grace or the timeout once the workload is Current
+    assert result["elapsed"] < 10, result["elapsed"]
+
+
+def test_httproute_no_controller_answered_fails_when_required_and_is_reported_otherwise(kubectl, kubeconfig, namespace):
+    apply(kubectl, namespace, deployment("gateway", replicas=1), service("gateway-service", "gateway"), httproute("gateway-service", "gateway-service"))
+    reported = run_module(kubeconfig, namespace, label_selector="app.kubernetes.io/instance=erp", timeout=120, route_status="reported")
+    assert reported["outcome"] == "healthy", reported.get("msg")
+    route = next(r for r in reported["resources"] if r["kind"] == "HTTPRoute")
+    assert route["status"] == "Current"
+    assert f"no controller has answered for Gateway {namespace}/erp-gateway (no status for it) (not required: route_status is reported)" in route["message"]
+
+    required = run_module(kubeconfig, namespace, label_selector="app.kubernetes.io/instance=erp", timeout=120, route_status="required")
+    assert required["failed"] is True
+    first = required["resources"][0]
+    assert (first["kind"], first["name"], first["status"]) == ("HTTPRoute", "gateway-service", "Failed")
+    assert f"no controller has answered for Gateway {namespace}/erp-gateway (no status for it)" in first["message"]
+
+    write_route_status(kubectl, namespace, "gateway-service")
+    accepted = run_module(kubeconfig, namespace, label_selector="app.kubernetes.io/instance=erp", timeout=120, route_status="required")
+    assert accepted["outcome"] == "healthy", accepted.get("msg")
+    route = next(r for r in accepted["resources"] if r["kind"] == "HTTPRoute")
+    assert route["message"] == f"1 backends, all with ready endpoints; accepted by Gateway {namespace}/erp-gateway"
+
+
+def test_httproute_with_a_missing_backend_fails_naming_the_rule(kubectl, kubeconfig, namespace):
+    apply(kubectl, namespace, deployment("gateway", replicas=1), service("gateway-service", "gateway"), httproute("reports", "reporting-service"))
+    write_route_status(kubectl, namespace, "reports")
+    result = run_module(kubeconfig, namespace, label_selector="app.kubernetes.io/instance=erp", timeout=120)
+    assert result["failed"] is True
+    first = result["resources"][0]
+    assert (first["kind"], first["name"], first["status"]) == ("HTTPRoute", "reports", "Failed")
+    assert "rule 1 /: backend Service reporting-service does not exist" in first["message"]
 
 
 def test_dapr_component_scoped_to_one_app_is_reported_and_a_missing_one_fails(kubectl, kubeconfig, namespace):

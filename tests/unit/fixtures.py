@@ -310,6 +310,40 @@ def endpointslice(service_name, ready_flags):
     }
 
 
+def httproute(name="reporting-service", backend="reporting-service", port=80, parents=None, generation=1, status=None):
+    """An HTTPRoute as the API returns it; ``status``: list of (parentRef, {condition type: (status, reason)}, observedGeneration)."""
+    parents = parents if parents is not None else [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "erp-gateway", "namespace": "erp-system"}]
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": name, "namespace": "erp-system", "generation": generation, "labels": {"app.kubernetes.io/instance": "erp"}},
+        "spec": {
+            "parentRefs": parents,
+            "rules": [
+                {
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/api/dashboard"}}, {"path": {"type": "PathPrefix", "value": "/api/reports"}}],
+                    "backendRefs": [{"group": "", "kind": "Service", "name": backend, "port": port, "weight": 1}],
+                }
+            ],
+        },
+    }
+    if status is not None:
+        route["status"] = {
+            "parents": [
+                {
+                    "parentRef": ref,
+                    "controllerName": "example.com/gateway-controller",
+                    "conditions": [
+                        {"type": kind, "status": state, "reason": reason, "message": f"{kind} is {state}: {reason}", "observedGeneration": observed}
+                        for kind, (state, reason) in conditions.items()
+                    ],
+                }
+                for ref, conditions, observed in status
+            ]
+        }
+    return route
+
+
 def ingress(name="erp", paths=None):
     paths = paths or [("/", "gateway-service", 80), ("/api/reports", "reporting-service", 80)]
     return {

@@ -11,6 +11,7 @@ from ansible_collections.erp.platform.tests.unit.fixtures import (
     daemonset,
     deployment,
     endpointslice,
+    httproute,
     ingress,
     job,
     pod,
@@ -409,6 +410,80 @@ def test_ingress_backends_missing_service_wrong_port_and_ok():
     assert "has no port 8080" in wrong_port["message"]
     by_name = rs.ingress_status(ingress(paths=[("/", "gateway-service", "http")]), services, verdicts)
     assert by_name["status"] == rs.CURRENT
+
+
+GATEWAY = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "erp-gateway", "namespace": "erp-system"}
+ACCEPTED = {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("True", "ResolvedRefs")}
+
+
+def route_inputs():
+    services = {"reporting-service": service("reporting-service")}
+    return services, {"reporting-service": {"status": rs.CURRENT, "message": "2 of 2 endpoints ready"}}
+
+
+def test_httproute_accepted_by_its_gateway_with_ready_backends_is_current():
+    verdict = rs.httproute_status(httproute(status=[(GATEWAY, ACCEPTED, 1)]), *route_inputs())
+    assert verdict["kind"] == "HTTPRoute"
+    assert verdict["status"] == rs.CURRENT
+    assert verdict["message"] == "1 backends, all with ready endpoints; accepted by Gateway erp-system/erp-gateway"
+    assert rs.httproute_backends(httproute()) == [("rule 1 /api/dashboard", "reporting-service", 80)]
+
+
+def test_httproute_rejected_by_its_controller_fails_at_once_with_the_reason_and_message():
+    rejected = {"Accepted": ("False", "NotAllowedByListeners"), "ResolvedRefs": ("True", "ResolvedRefs")}
+    verdict = rs.httproute_status(httproute(status=[(GATEWAY, rejected, 1)]), *route_inputs(), require_acceptance=False)
+    assert verdict["status"] == rs.FAILED
+    assert verdict["terminal"] is True
+    assert verdict["message"] == (
+        "Gateway erp-system/erp-gateway (example.com/gateway-controller): Accepted False: NotAllowedByListeners: Accepted is False: NotAllowedByListeners"
+    )
+    refused = {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("False", "RefNotPermitted")}
+    assert "ResolvedRefs False: RefNotPermitted" in rs.httproute_status(httproute(status=[(GATEWAY, refused, 1)]), *route_inputs())["message"]
+
+
+def test_httproute_backend_not_found_waits_as_the_controller_corrects_it():
+    lagging = {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("False", "BackendNotFound")}
+    verdict = rs.httproute_status(httproute(status=[(GATEWAY, lagging, 1)]), *route_inputs())
+    assert verdict["status"] == rs.IN_PROGRESS
+    assert not verdict["terminal"]
+    assert "ResolvedRefs False: BackendNotFound" in verdict["message"]
+
+
+def test_httproute_no_controller_answer_waits_when_required_and_is_only_reported_otherwise():
+    required = rs.httproute_status(httproute(), *route_inputs(), require_acceptance=True)
+    assert required["status"] == rs.IN_PROGRESS
+    assert required["message"] == "no controller has answered for Gateway erp-system/erp-gateway (no status for it)"
+    reported = rs.httproute_status(httproute(), *route_inputs(), require_acceptance=False)
+    assert reported["status"] == rs.CURRENT
+    assert reported["message"].endswith(
+        "no controller has answered for Gateway erp-system/erp-gateway (no status for it) (not required: route_status is reported)"
+    )
+
+
+def test_httproute_status_of_an_older_generation_or_another_parent_is_no_answer():
+    stale = rs.httproute_status(httproute(generation=3, status=[(GATEWAY, ACCEPTED, 2)]), *route_inputs())
+    assert stale["status"] == rs.IN_PROGRESS
+    assert "(its status is for generation 2 of 3)" in stale["message"]
+    listener = dict(GATEWAY, sectionName="https")
+    other = rs.httproute_status(httproute(parents=[listener], status=[(GATEWAY, ACCEPTED, 1)]), *route_inputs())
+    assert other["status"] == rs.IN_PROGRESS
+    assert "Gateway erp-system/erp-gateway listener https (no status for it)" in other["message"]
+    # parentRef defaults (group, kind, namespace) match a status written with them spelled out
+    short = rs.httproute_status(httproute(parents=[{"name": "erp-gateway"}], status=[(GATEWAY, ACCEPTED, 1)]), *route_inputs())
+    assert short["status"] == rs.CURRENT
+
+
+def test_httproute_missing_backend_or_port_keeps_it_in_progress_and_names_the_rule():
+    services, verdicts = route_inputs()
+    missing = rs.httproute_status(httproute(backend="dashboard-service", status=[(GATEWAY, ACCEPTED, 1)]), services, verdicts)
+    assert missing["status"] == rs.IN_PROGRESS
+    assert missing["message"] == "rule 1 /api/dashboard: backend Service dashboard-service does not exist"
+    port = rs.httproute_status(httproute(port=8080, status=[(GATEWAY, ACCEPTED, 1)]), services, verdicts)
+    assert "rule 1 /api/dashboard: Service reporting-service has no port 8080" in port["message"]
+    not_ready = rs.httproute_status(
+        httproute(status=[(GATEWAY, ACCEPTED, 1)]), services, {"reporting-service": {"status": rs.IN_PROGRESS, "message": "no ready endpoints"}}
+    )
+    assert "Service reporting-service: no ready endpoints" in not_ready["message"]
 
 
 def test_dapr_scoped_component_is_reported_not_blocking_and_missing_component():

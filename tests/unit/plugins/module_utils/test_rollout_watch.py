@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.erp.platform.plugins.module_utils import k8s_client
 from ansible_collections.erp.platform.plugins.module_utils import rollout_status as rs
 from ansible_collections.erp.platform.plugins.module_utils import rollout_watch as rw
-from ansible_collections.erp.platform.tests.unit.fixtures import NOW, deployment, endpointslice, replicaset, rs_pod, service, stamp, statefulset
+from ansible_collections.erp.platform.tests.unit.fixtures import NOW, deployment, endpointslice, httproute, replicaset, rs_pod, service, stamp, statefulset
 
 
 class FakeResponse:
@@ -144,12 +144,34 @@ def test_engine_service_without_endpoints_fails_after_settle_grace():
     assert watch._done(later) == "failed"
 
 
+def test_engine_judges_httproutes_of_the_relevant_services_and_fails_a_rejected_one():
+    gateway = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "erp-gateway", "namespace": "erp-system"}
+    rejected = {"Accepted": ("False", "NoMatchingParent"), "ResolvedRefs": ("True", "ResolvedRefs")}
+    watch = engine(route_status="reported")
+    watch.informers["httproutes"] = FakeInformer()
+    caches = dict(
+        healthy_caches(),
+        httproutes={
+            "finance-service": httproute("finance-service", backend="finance-service"),
+            "other": httproute("other", backend="other-service", status=[(gateway, rejected, 1)]),
+        },
+    )
+    verdicts = watch.evaluate(caches, NOW, 1.0)
+    routes = [v for v in verdicts if v["kind"] == "HTTPRoute"]
+    # nothing narrows the selection: every route counts; the unanswered one is only reported
+    assert [(v["name"], v["status"]) for v in routes] == [("finance-service", rs.CURRENT), ("other", rs.FAILED)]
+    assert "NoMatchingParent" in routes[1]["message"]
+    assert watch._done(verdicts) == "failed"
+    assert "httproutes" in watch._wanted()
+    assert "httproutes" not in engine(check_routes=False)._wanted()
+
+
 def test_engine_missing_name_gets_a_grace_then_not_found():
     watch = rw.RolloutWatch(
         None,
         "erp-system",
         rw.Selection(kinds=["Deployment"], names=["reporting-service"]),
-        {"check_services": False, "check_ingresses": False, "check_dapr_components": False},
+        {"check_services": False, "check_ingresses": False, "check_routes": False, "check_dapr_components": False},
     )
     early = watch.evaluate({"deployments": {}}, NOW, 1.0)
     assert early[0]["status"] == rs.NOT_FOUND
@@ -206,7 +228,10 @@ def test_outcome_of_pods_refused_at_creation_reads_the_replicaset_events():
 
 def test_statefulsets_bring_a_watch_on_their_failed_create_events():
     watch = rw.RolloutWatch(
-        None, "erp-system", rw.Selection(kinds=["StatefulSet"]), {"check_services": False, "check_ingresses": False, "check_dapr_components": False}
+        None,
+        "erp-system",
+        rw.Selection(kinds=["StatefulSet"]),
+        {"check_services": False, "check_ingresses": False, "check_routes": False, "check_dapr_components": False},
     )
     assert watch._wanted() == ["statefulsets", "statefulset_events", "pods"]
     sources = {source.key: source for source in rw.build_sources(k8s_client.k8s_api.ApiClient(), "erp-system", watch._wanted())}
@@ -230,7 +255,10 @@ def test_outcome_of_a_statefulset_refused_at_creation_names_it_once():
         "count": 4,
     }
     watch = rw.RolloutWatch(
-        None, "erp-system", rw.Selection(kinds=["StatefulSet"]), {"check_services": False, "check_ingresses": False, "check_dapr_components": False}
+        None,
+        "erp-system",
+        rw.Selection(kinds=["StatefulSet"]),
+        {"check_services": False, "check_ingresses": False, "check_routes": False, "check_dapr_components": False},
     )
     watch.start = 0.0
     watch._events_for = lambda kind, name: [event] if (kind, name) == ("StatefulSet", "postgres") else []
