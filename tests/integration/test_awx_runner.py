@@ -217,6 +217,34 @@ def test_site_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, depl
     assert not health[0]["changed"]
 
 
+def test_gateway_api_mode_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, deployer, tmp_path):
+    """The same job template with the survey's erp_routing=gateway_api: the switch from the Ingress the test
+    above deployed to HTTPRoutes on a Gateway the collection creates, and back, with the documented RBAC
+    (preflight's GatewayClass read, the routes and the Gateway applied, watched and pruned)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    pdd = private_data_dir(tmp_path, deployer, deployer["token"])
+    gateway_mode = {"erp_routing": "gateway_api", "ingress_gateway_create": True, "ingress_gateway_class_name": "erp-local"}
+
+    rc, events = run_like_awx(pdd, home, "deploy-gateway-api", extra_vars=gateway_mode)
+    failed = [e["event_data"].get("task") for e in events if e["event"] == "runner_on_failed" and not e["event_data"].get("ignore_errors")]
+    assert rc == 0, f"site.yml in Gateway API mode failed under ansible-runner with the erp-deployer token; failed tasks: {failed}"
+
+    def managed(kind: str) -> set[str]:
+        items = json.loads(kubectl("-n", NAMESPACE, "get", kind, "-l", "app.kubernetes.io/managed-by=erp.platform", "-o", "json").stdout)["items"]
+        return {item["metadata"]["name"] for item in items}
+
+    assert managed("httproutes") == {"gateway-service", "reporting-service"}
+    assert managed("gateways") == {"erp-gateway"}
+    assert managed("ingresses") == set()
+
+    rc, _events = run_like_awx(pdd, home, "deploy-ingress-again", extra_vars={"erp_routing": "ingress"})
+    assert rc == 0, "switching back to Ingress mode failed under ansible-runner with the erp-deployer token"
+    assert managed("ingresses") == {"erp-ingress"}
+    assert managed("httproutes") == set()
+    assert managed("gateways") == set()
+
+
 def finance_template(kubectl) -> tuple[str, list[dict]]:
     """The revision annotation and the app container's env of the finance Deployment."""
     deployment = json.loads(kubectl("-n", NAMESPACE, "get", "deployment", "finance-service", "-o", "json").stdout)

@@ -151,6 +151,28 @@ CASES = [
         ["missing.dapr.io", "erp_dapr_enabled"],
     ),
     ("missing-ingress-class", {"ingress_class_name": "traefik-missing"}, ["IngressClass traefik-missing", "ingress_class_name"]),
+    ("unknown-routing", {"erp_routing": "nginx"}, ["erp_routing", "nginx", "ingress, gateway_api"]),
+    (
+        "gateway-without-class",
+        {"erp_routing": "gateway_api", "ingress_gateway_create": True},
+        ["ingress_gateway_class_name", "ingress_gateway_create"],
+    ),
+    (
+        "created-gateway-elsewhere",
+        {"erp_routing": "gateway_api", "ingress_gateway_create": True, "ingress_gateway_class_name": "erp-local", "erp_gateway_namespace": "infra"},
+        ["erp_gateway_namespace", "infra", "erp_namespace"],
+    ),
+    ("gateway-name-not-dns", {"erp_routing": "gateway_api", "erp_gateway_name": "Edge_GW"}, ["erp_gateway_name", "Edge_GW", "DNS-1123"]),
+    (
+        "missing-gateway",
+        {"erp_routing": "gateway_api", "erp_gateway_name": "edge-missing"},
+        ["Gateway edge-missing in namespace " + NAMESPACE, "erp_gateway_name", "ingress_gateway_create"],
+    ),
+    (
+        "missing-gateway-class",
+        {"erp_routing": "gateway_api", "ingress_gateway_create": True, "ingress_gateway_class_name": "envoy-missing"},
+        ["GatewayClass envoy-missing", "ingress_gateway_class_name"],
+    ),
     (
         "missing-storage-class",
         {"datastores_postgres_storage_class": "fast-ssd-missing"},

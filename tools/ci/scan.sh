@@ -24,14 +24,25 @@ secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(36))'; }
 cat > "$work/secrets.json" <<JSON
 {"erp_secrets": {"db_password": "$(secret)", "jwt_secret": "$(secret)", "redis_password": "$(secret)", "dapr_api_token": "$(secret)"}}
 JSON
-ansible-playbook playbooks/render.yml -i inventories/prod \
-  --vault-id placeholder@inventories/vault-password.PLACEHOLDER-ONLY \
-  -e "erp_render_dir=$work/manifests" -e "@$work/secrets.json" >"$work/render.log" \
-  || { tail -40 "$work/render.log" >&2; echo "scan.sh: rendering prod failed" >&2; exit 1; }
+# Both routing modes: Ingress (manifests/ingress) and Gateway API with the Gateway the collection creates
+# (manifests/gateway-api); the class name only has to be valid, no cluster is contacted.
+render() {
+  local mode=$1
+  shift
+  ansible-playbook playbooks/render.yml -i inventories/prod \
+    --vault-id placeholder@inventories/vault-password.PLACEHOLDER-ONLY \
+    -e "erp_render_dir=$work/manifests/$mode" -e "@$work/secrets.json" -e "erp_routing=$mode" "$@" >"$work/render-$mode.log" \
+    || { tail -40 "$work/render-$mode.log" >&2; echo "scan.sh: rendering prod ($mode) failed" >&2; exit 1; }
+}
+render ingress
+render gateway_api -e ingress_gateway_create=true -e ingress_gateway_class_name=example
 rm -f "$work/secrets.json"
 find "$work/manifests" -name "secret-*.yaml" -delete
+for kind in ingress httproute gateway; do
+  find "$work/manifests" -name "$kind-*.yaml" | grep -q . || { echo "scan.sh: no $kind manifest was rendered" >&2; exit 1; }
+done
 count=$(find "$work/manifests" -name '*.yaml' | wc -l)
-echo "==> checkov --framework kubernetes on $count prod manifests"
+echo "==> checkov --framework kubernetes on $count prod manifests (Ingress and Gateway API modes)"
 # checkov's exit status says whether a check failed; the JSON report also proves that it scanned something.
 status=0
 "$venv/bin/checkov" --framework kubernetes --directory "$work/manifests" --skip-download \

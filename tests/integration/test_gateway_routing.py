@@ -1,0 +1,224 @@
+"""Routing through Gateway API as well as Ingress (issue 14), site.yml against the local cluster.
+
+The cluster serves the real Gateway API v1.6.1 standard-channel CRDs and the GatewayClass `erp-local`,
+and runs no Gateway controller: route status is written here (gateway_controller.py) where a
+controller's verdict is needed. In order, in one namespace:
+- Ingress mode, then a switch to Gateway API mode with the Gateway the collection creates: the
+  HTTPRoutes and the Gateway are those the issue asks for, the Ingress is pruned only after the routes
+  exist, the NetworkPolicies admit the Gateway's data plane instead of the ingress controller, and a
+  second run reports changed=0;
+- a route the "controller" rejects fails site.yml's verification with its reason; accepted routes pass
+  with verify_route_status=required, which prod and staging use;
+- the switch back: the Ingress exists before the routes and the Gateway are pruned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.erp.platform.tests.integration.gateway_controller import CONTROLLER, write_route_status
+from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, run_playbook
+
+REPO = Path(__file__).resolve().parents[2]
+NAMESPACE = "erp-it-gateway"
+GATEWAY_MODE = {"erp_routing": "gateway_api", "ingress_gateway_create": True, "ingress_gateway_class_name": "erp-local"}
+GROUP, VERSION = "gateway.networking.k8s.io", "v1"
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory):
+    target = tmp_path_factory.mktemp("inventory") / "local"
+    shutil.copytree(REPO / "inventories" / "local", target, symlinks=True)
+    return target
+
+
+def run_site(kubeconfig: str, inventory: Path, playbook: str = "site.yml", **extra) -> PlaybookRun:
+    return run_playbook(playbook, inventory, {"erp_namespace": NAMESPACE, **extra}, kubeconfig=kubeconfig)
+
+
+def assert_ok(result: PlaybookRun, what: str) -> None:
+    assert result.returncode == 0, f"{what} failed:\n{result.tail()}"
+
+
+def names(kubectl, kind: str) -> set[str]:
+    out = kubectl("-n", NAMESPACE, "get", kind, "-l", "app.kubernetes.io/managed-by=erp.platform", "-o", "json").stdout
+    return {item["metadata"]["name"] for item in json.loads(out)["items"]}
+
+
+def get_json(kubectl, kind: str, name: str) -> dict:
+    return json.loads(kubectl("-n", NAMESPACE, "get", kind, name, "-o", "json").stdout)
+
+
+class DeletionWitness(threading.Thread):
+    """Watches one kind of the namespace; when an object of it is deleted, lists the other kind at once.
+
+    `seen` holds, per deleted object, the names of the other kind that existed at that moment: the
+    proof that the new routes were there before the old ones went.
+    """
+
+    def __init__(self, k8s_client, watched: str, other: str):
+        super().__init__(daemon=True)
+        from kubernetes import client
+
+        self.custom = client.CustomObjectsApi(k8s_client)
+        self.networking = client.NetworkingV1Api(k8s_client)
+        self.watched, self.other = watched, other
+        self.seen: dict[str, set[str]] = {}
+        self.error: Exception | None = None
+        self.stop = threading.Event()
+        self.resource_version = self._list(watched)[1]
+
+    def _call(self, kind: str):
+        if kind == "ingresses":
+            return self.networking.list_namespaced_ingress, (NAMESPACE,)
+        return self.custom.list_namespaced_custom_object, (GROUP, VERSION, NAMESPACE, kind)
+
+    def _list(self, kind: str) -> tuple[set[str], str]:
+        func, args = self._call(kind)
+        listing = func(*args)
+        if isinstance(listing, dict):
+            return {item["metadata"]["name"] for item in listing["items"]}, listing["metadata"]["resourceVersion"]
+        return {item.metadata.name for item in listing.items}, listing.metadata.resource_version
+
+    def run(self):
+        from kubernetes import watch
+
+        func, args = self._call(self.watched)
+        stream = watch.Watch()
+        try:
+            for event in stream.stream(func, *args, resource_version=self.resource_version, timeout_seconds=300):
+                if event["type"] == "DELETED":
+                    obj = event["object"]
+                    name = obj["metadata"]["name"] if isinstance(obj, dict) else obj.metadata.name
+                    self.seen[name] = self._list(self.other)[0]
+                if self.stop.is_set():
+                    break
+        except Exception as exc:  # reported by the test, not swallowed
+            self.error = exc
+        finally:
+            stream.stop()
+
+
+@pytest.fixture(scope="module")
+def ingress_mode(kubeconfig, kubectl, inventory):
+    kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s")
+    result = run_site(kubeconfig, inventory)
+    assert_ok(result, "site.yml in Ingress mode")
+    assert names(kubectl, "ingresses") == {"erp-ingress"}
+    assert names(kubectl, "httproutes") == set()
+    return result
+
+
+@pytest.fixture(scope="module")
+def gateway_mode(ingress_mode, kubeconfig, kubectl, k8s_client, inventory):
+    """The switch from Ingress to Gateway API mode, watched."""
+    witness = DeletionWitness(k8s_client, "ingresses", "httproutes")
+    witness.start()
+    result = run_site(kubeconfig, inventory, **GATEWAY_MODE)
+    witness.stop.set()
+    witness.join(timeout=10)
+    assert witness.error is None, witness.error
+    return result, witness.seen
+
+
+def test_switching_to_gateway_api_creates_the_routes_before_the_ingress_goes(gateway_mode, kubectl):
+    result, seen = gateway_mode
+    assert_ok(result, "site.yml switching to Gateway API mode")
+    assert names(kubectl, "ingresses") == set()
+    assert names(kubectl, "httproutes") == {"gateway-service", "reporting-service"}
+    assert names(kubectl, "gateways") == {"erp-gateway"}
+    # At the moment the Ingress was deleted, both routes already existed.
+    assert seen == {"erp-ingress": {"gateway-service", "reporting-service"}}, seen
+
+
+def test_the_routes_are_the_catalogs_on_the_gateway_the_collection_created(gateway_mode, kubectl):
+    routes = {name: get_json(kubectl, "httproute", name) for name in ("gateway-service", "reporting-service")}
+    parent = {"group": GROUP, "kind": "Gateway", "name": "erp-gateway", "namespace": NAMESPACE}
+    paths = {}
+    for name, route in routes.items():
+        spec = route["spec"]
+        assert spec["parentRefs"] == [parent]
+        assert spec["hostnames"] == ["erp.example.com"]
+        assert route["metadata"]["labels"]["app.kubernetes.io/component"] == "ingress"
+        for rule in spec["rules"]:
+            assert [ref["name"] for ref in rule["backendRefs"]] == [name]
+            assert {ref["port"] for ref in rule["backendRefs"]} == {80}
+            for match in rule["matches"]:
+                assert match["path"]["type"] == "PathPrefix"
+                paths[match["path"]["value"]] = name
+    assert paths == {"/": "gateway-service", "/api/dashboard": "reporting-service", "/api/reports": "reporting-service"}
+
+    gateway = get_json(kubectl, "gateway", "erp-gateway")
+    assert gateway["spec"]["gatewayClassName"] == "erp-local"
+    listeners = {listener["name"]: listener for listener in gateway["spec"]["listeners"]}
+    assert (listeners["http"]["protocol"], listeners["http"]["port"]) == ("HTTP", 80)
+    assert (listeners["https"]["protocol"], listeners["https"]["port"]) == ("HTTPS", 443)
+    assert listeners["https"]["tls"]["mode"] == "Terminate"
+    assert [ref["name"] for ref in listeners["https"]["tls"]["certificateRefs"]] == ["erp-tls"]
+    for listener in listeners.values():
+        assert listener["hostname"] == "erp.example.com"
+        assert listener["allowedRoutes"]["namespaces"] == {"from": "Same"}
+
+
+def test_network_policies_admit_the_gateways_data_plane_instead_of_the_ingress_controller(gateway_mode, kubectl):
+    def sources(service: str) -> list[dict]:
+        policy = get_json(kubectl, "networkpolicy", f"{service}-service")
+        return [peer for rule in policy["spec"].get("ingress") or [] for peer in rule["from"]]
+
+    data_plane = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
+        "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "erp-gateway"}},
+    }
+    for routed in ("gateway", "reporting"):
+        peers = sources(routed)
+        assert data_plane in peers, peers
+        assert not [p for p in peers if "ingress-nginx" in json.dumps(p)], peers
+    # a service without routes admits no edge traffic at all
+    assert data_plane not in sources("finance")
+
+
+def test_a_second_run_in_gateway_api_mode_changes_nothing(gateway_mode, kubeconfig, inventory):
+    result = run_site(kubeconfig, inventory, **GATEWAY_MODE)
+    assert_ok(result, "the second run in Gateway API mode")
+    assert result.recap["changed"] == 0, result.changed_tasks
+
+
+def test_a_route_the_controller_rejects_fails_the_verification_with_its_reason(gateway_mode, kubeconfig, kubectl, inventory):
+    write_route_status(kubectl, NAMESPACE, "gateway-service")
+    write_route_status(kubectl, NAMESPACE, "reporting-service", resolved=(False, "RefNotPermitted", "backend reporting-service is not permitted"))
+    rejected = run_site(kubeconfig, inventory, **GATEWAY_MODE)
+    assert rejected.returncode != 0, rejected.tail()
+    assert "Traceback" not in rejected.output
+    assert "Wait until everything this instance deployed is healthy" in rejected.failed_task
+    assert (
+        f"Gateway {NAMESPACE}/erp-gateway ({CONTROLLER}): ResolvedRefs False: RefNotPermitted: backend reporting-service is not permitted"
+        in rejected.failure_text
+    )
+
+    # Both accepted: the verification passes even where a controller's answer is required (prod, staging).
+    write_route_status(kubectl, NAMESPACE, "reporting-service")
+    accepted = run_site(kubeconfig, inventory, **GATEWAY_MODE, verify_route_status="required")
+    assert_ok(accepted, "site.yml with both routes accepted and verify_route_status=required")
+    # the summary table (its message column is cut at 70 characters)
+    for route in ("gateway-service", "reporting-service"):
+        assert re.search(rf"Current +HTTPRoute +{route} .* accepted by Gateway {NAMESPACE[:8]}", accepted.stdout), accepted.tail()
+
+
+def test_switching_back_to_ingress_creates_the_ingress_before_the_routes_go(gateway_mode, kubeconfig, kubectl, k8s_client, inventory):
+    witness = DeletionWitness(k8s_client, "httproutes", "ingresses")
+    witness.start()
+    result = run_site(kubeconfig, inventory)
+    witness.stop.set()
+    witness.join(timeout=10)
+    assert witness.error is None, witness.error
+    assert_ok(result, "site.yml switching back to Ingress mode")
+    assert names(kubectl, "ingresses") == {"erp-ingress"}
+    assert names(kubectl, "httproutes") == set()
+    assert names(kubectl, "gateways") == set()
+    assert witness.seen == {"gateway-service": {"erp-ingress"}, "reporting-service": {"erp-ingress"}}, witness.seen
