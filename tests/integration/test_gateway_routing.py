@@ -9,7 +9,8 @@ controller's verdict is needed. In order, in one namespace:
   second run reports changed=0;
 - a route the "controller" rejects fails site.yml's verification with its reason; accepted routes pass
   with verify_route_status=required, which prod and staging use;
-- the switch back: the Ingress exists before the routes and the Gateway are pruned.
+- the routes move to a Gateway the user names in another namespace, which the run never changes;
+- the switch back: the Ingress exists before the routes are pruned.
 """
 
 from __future__ import annotations
@@ -208,6 +209,45 @@ def test_a_route_the_controller_rejects_fails_the_verification_with_its_reason(g
     # the summary table (its message column is cut at 70 characters)
     for route in ("gateway-service", "reporting-service"):
         assert re.search(rf"Current +HTTPRoute +{route} .* accepted by Gateway {NAMESPACE[:8]}", accepted.stdout), accepted.tail()
+
+
+def test_routes_attach_to_a_gateway_the_user_names_in_another_namespace(gateway_mode, kubeconfig, kubectl, inventory):
+    """A platform team's shared Gateway: the routes name it (and its listener), the collection's own Gateway goes,
+    the user's is never changed, and the NetworkPolicies admit that Gateway's data plane."""
+    infra = f"{NAMESPACE}-infra"
+    kubectl("delete", "namespace", infra, "--ignore-not-found", "--wait=true", "--timeout=120s")
+    kubectl("create", "namespace", infra)
+    shared = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Gateway",
+        "metadata": {"name": "edge", "namespace": infra},
+        "spec": {
+            "gatewayClassName": "erp-local",
+            "listeners": [{"name": "web", "protocol": "HTTP", "port": 80, "allowedRoutes": {"namespaces": {"from": "All"}}}],
+        },
+    }
+    kubectl("apply", "--server-side", "--field-manager", "platform-team", "-f", "-", input_text=json.dumps(shared))
+    before = json.loads(kubectl("-n", infra, "get", "gateway", "edge", "-o", "json").stdout)["metadata"]["resourceVersion"]
+    try:
+        result = run_site(
+            kubeconfig, inventory, erp_routing="gateway_api", erp_gateway_name="edge", erp_gateway_namespace=infra, ingress_gateway_section_name="web"
+        )
+        assert_ok(result, "site.yml on the user's Gateway")
+        for name in ("gateway-service", "reporting-service"):
+            assert get_json(kubectl, "httproute", name)["spec"]["parentRefs"] == [
+                {"group": GROUP, "kind": "Gateway", "name": "edge", "namespace": infra, "sectionName": "web"}
+            ]
+        assert names(kubectl, "gateways") == set()
+        after = json.loads(kubectl("-n", infra, "get", "gateway", "edge", "-o", "json").stdout)["metadata"]["resourceVersion"]
+        assert after == before, "the user's Gateway was changed"
+        policy = get_json(kubectl, "networkpolicy", "reporting-service")
+        peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+        assert {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": infra}},
+            "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "edge"}},
+        } in peers, peers
+    finally:
+        kubectl("delete", "namespace", infra, "--wait=false", check=False)
 
 
 def test_switching_back_to_ingress_creates_the_ingress_before_the_routes_go(gateway_mode, kubeconfig, kubectl, k8s_client, inventory):
