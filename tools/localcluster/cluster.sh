@@ -28,6 +28,7 @@ KWOK_PORT=${ERP_CLUSTER_KWOK_PORT:-10247}
 DAPR_DROP_ALL=${ERP_CLUSTER_DAPR_DROP_ALL:-true}
 DAPR_CRDS=(components configurations httpendpoints resiliencies subscriptions)
 GATEWAY_CRDS=(gatewayclasses gateways httproutes grpcroutes referencegrants backendtlspolicies)
+MONITORING_CRDS=(servicemonitors podmonitors prometheusrules)
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 k8s_bin=$cache/bin/kubernetes-$K8S_VERSION
@@ -199,16 +200,19 @@ up() {
     --node-lease-duration-seconds 40 --cidr 10.0.0.0/16 --node-ip 10.255.0.1 \
     --server-address "127.0.0.1:$KWOK_PORT" --v=WARN
 
-  # The real Dapr v1.16.19 and Gateway API v1.6.1 CRDs (crds/*/README.md), then the emulated injector
-  # (manifests/dapr-injector.yaml) and a GatewayClass without a controller (manifests/gateway-class.yaml).
+  # The real Dapr v1.16.19, Gateway API v1.6.1 and Prometheus Operator v0.93.0 CRDs (crds/*/README.md), then the
+  # emulated injector (manifests/dapr-injector.yaml) and a GatewayClass without a controller (manifests/gateway-class.yaml).
   kc apply --server-side -f "$here/manifests/nodes.yaml" -f "$here/manifests/cluster-fixtures.yaml" \
-    -f "$here/crds/dapr/" -f "$here/crds/gateway-api/" >/dev/null
+    -f "$here/crds/dapr/" -f "$here/crds/gateway-api/" -f "$here/crds/prometheus-operator/" >/dev/null
   local crd
   for crd in "${DAPR_CRDS[@]}"; do
     kc wait --for condition=Established --timeout 60s "crd/$crd.dapr.io" >/dev/null
   done
   for crd in "${GATEWAY_CRDS[@]}"; do
     kc wait --for condition=Established --timeout 60s "crd/$crd.gateway.networking.k8s.io" >/dev/null
+  done
+  for crd in "${MONITORING_CRDS[@]}"; do
+    kc wait --for condition=Established --timeout 60s "crd/$crd.monitoring.coreos.com" >/dev/null
   done
   kc apply --server-side -f "$here/manifests/gateway-class.yaml" >/dev/null
   kc apply --server-side -f "$here/manifests/dapr-injector.yaml" >/dev/null
