@@ -27,7 +27,7 @@ PYTEST_ARGS ?=
 # Every tool runs from the project virtualenv (ansible-lint and molecule also call ansible-config from PATH).
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help venv lint sanity package scan unit integration molecule test cluster-up cluster-down demo bench clean
+.PHONY: help venv lint sanity package scan rules unit integration molecule test cluster-up cluster-down demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ package: $(STAMP) ## build erp-platform-<version>.tar.gz and check it holds coll
 scan: $(STAMP) ## render prod and scan it with checkov's Kubernetes checks (checkov in its own .venv-scan)
 	tools/ci/scan.sh $(CURDIR)/out/scan
 
+rules: $(STAMP) ## promtool (built from the Go module proxy, cached): check the alert rules and dashboard queries, unit-test every alert
+	tools/ci/rules.sh $(CURDIR)/out/rules
+
 unit: $(STAMP) ## pytest tests/unit
 	pytest tests/unit $(PYTEST_ARGS)
 
@@ -74,7 +77,7 @@ molecule: $(STAMP) ## molecule test --all (the scenarios start and stop their ow
 		echo "make molecule: no scenario (extensions/molecule/*/molecule.yml): nothing to run is a failure" >&2; exit 1; fi
 	molecule test --all
 
-test: lint sanity package scan unit integration molecule ## lint, sanity, package, scan, unit, integration, molecule in this order; stops at the first failure
+test: lint sanity package scan rules unit integration molecule ## lint, sanity, package, scan, rules, unit, integration, molecule in this order; stops at the first failure
 
 cluster-up: ## start the local cluster (builds it on first use); prints `export KUBECONFIG=...` last
 	$(CLUSTER) up

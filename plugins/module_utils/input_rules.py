@@ -86,6 +86,10 @@ RULES = {
         lambda value: is_str(value) and bool(re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", value)),
         "a PostgreSQL identifier (letters, digits, underscore, not starting with a digit)",
     ),
+    "duration": (
+        lambda value: is_str(value) and bool(re.match(r"^([0-9]+(ms|s|m|h|d|w|y))+$", value)) and bool(re.search(r"[1-9]", value)),
+        "a Prometheus duration such as 30s, 5m or 1h30m (not zero)",
+    ),
     "pod_security_version": (lambda value: is_str(value) and bool(re.match(r"^(latest|v1\.[0-9]+)$", value)), "latest or v1.N"),
 }
 

@@ -100,6 +100,8 @@ def entry_defaults(name):
             "limits": {"cpu": "500m", "memory": "512Mi"},
         },
         "probes": {"liveness_path": "/health", "readiness_path": "/health/ready", "startup_path": "/health"},
+        # The service's own Prometheus endpoint, scraped through the monitoring role (port null: the http port).
+        "metrics": {"enabled": True, "path": "/metrics", "port": None},
         "ingress_paths": [],
         "autoscaling": {
             "enabled": False,
@@ -307,6 +309,7 @@ class _Builder:
         self.check_keys(name, ["probes"], entry["probes"], list(defaults["probes"]))
         for key in defaults["probes"]:
             self.check_path(name, ["probes", key], entry["probes"][key])
+        self.check_metrics(name, entry["metrics"], list(defaults["metrics"]))
         self.check_ingress_paths(name, entry["ingress_paths"])
         self.check_autoscaling(name, entry["autoscaling"], list(defaults["autoscaling"]))
         if entry["service_type"] not in SERVICE_TYPES:
@@ -381,6 +384,13 @@ class _Builder:
                     resources["requests"][resource],
                     "a {} request not above its limit {}".format(resource, resources["limits"][resource]),
                 )
+
+    def check_metrics(self, name, metrics, allowed):
+        self.check_keys(name, ["metrics"], metrics, allowed)
+        self.check_bool(name, ["metrics", "enabled"], metrics["enabled"])
+        self.check_path(name, ["metrics", "path"], metrics["path"])
+        if metrics["port"] is not None:
+            self.check_int(name, ["metrics", "port"], metrics["port"], 1, 65535)
 
     def check_ingress_paths(self, name, paths):
         path = self.origin(name, ["ingress_paths"])
@@ -511,6 +521,8 @@ class _Builder:
         image["ref"] = "{}@{}".format(base, image["digest"]) if image["digest"] else "{}:{}".format(base, image["tag"])
         entry["service_name"] = entry["name"] + SERVICE_SUFFIX
         entry["version"] = version_label(image["tag"])
+        if entry["metrics"]["port"] is None:
+            entry["metrics"]["port"] = entry["port"]
 
     # -- the whole catalog ----------------------------------------------------------------
 

@@ -23,6 +23,11 @@ GOOD_SECRETS = {
     "redis_password": "redis-password-for-the-bad-input-tests",
     "dapr_api_token": "dapr-token-for-the-bad-input-tests",
 }
+THRESHOLDS = {"error_ratio": 0.05, "latency_p99_ms": 1000, "cpu_throttled_ratio": 0.25, "memory_limit_ratio": 0.9, "volume_free_ratio": 0.1}
+ALERT_FOR = {
+    "pod_not_ready": "5m", "crash_looping": "5m", "replicas_below_desired": "10m", "rollout_stuck": "1m", "error_rate": "10m",
+    "latency": "10m", "cpu_throttling": "15m", "memory_near_limit": "15m", "datastore_down": "2m", "volume_filling_up": "5m",
+}  # fmt: skip
 POSTGRES = {"enabled": True, "host": "postgres-service", "port": 5432, "database": "erpdb", "username": "postgres"}
 
 # (case id, extra vars, strings the failure output must contain)
@@ -151,6 +156,23 @@ CASES = [
         ["missing.dapr.io", "erp_dapr_enabled"],
     ),
     ("missing-ingress-class", {"ingress_class_name": "traefik-missing"}, ["IngressClass traefik-missing", "ingress_class_name"]),
+    ("unknown-monitoring-mode", {"monitoring_mode": "on"}, ["monitoring_mode", "on", "auto, enabled, disabled"]),
+    (
+        "bad-alert-duration",
+        {"monitoring_alert_for": {**ALERT_FOR, "crash_looping": "5 minutes"}},
+        ["monitoring_alert_for.crash_looping", "5 minutes", "Prometheus duration"],
+    ),
+    (
+        "alert-ratio-out-of-range",
+        {"monitoring_alert_thresholds": {**THRESHOLDS, "error_ratio": 5}},
+        ["monitoring_alert_thresholds.error_ratio", "5", "at most 1"],
+    ),
+    (
+        "exporter-without-pod-labels",
+        {"monitoring_exporters": [{"name": "postgres-exporter", "pod_labels": {}, "port": 9187}]},
+        ["monitoring_exporters[0].pod_labels", "non-empty"],
+    ),
+    ("bad-metrics-path", {"erp_services": {"finance": {"metrics": {"path": "metrics"}}}}, ["erp_services.finance.metrics.path", "metrics"]),
     ("unknown-routing", {"erp_routing": "nginx"}, ["erp_routing", "nginx", "ingress, gateway_api"]),
     (
         "gateway-without-class",

@@ -388,3 +388,19 @@ def test_ingress_routes_rejects_duplicates_in_handmade_catalog():
     ]
     with pytest.raises(CatalogError, match="'a' already routes it"):
         ingress_routes(handmade)
+
+
+def test_metrics_endpoint_defaults_to_the_http_port_and_is_validated():
+    entries = by_name(catalog({"finance": {"metrics": {"port": 9464}}, "sales": {"metrics": {"enabled": False}}}))
+    assert entries["gateway"]["metrics"] == {"enabled": True, "path": "/metrics", "port": 8080}
+    assert entries["finance"]["metrics"] == {"enabled": True, "path": "/metrics", "port": 9464}
+    assert entries["sales"]["metrics"]["enabled"] is False
+    for bad, field, value in (
+        ({"path": "metrics"}, "path", "'metrics'"),
+        ({"port": 0}, "port", "0"),
+        ({"enabled": "yes"}, "enabled", "'yes'"),
+    ):
+        with pytest.raises(CatalogError, match=rf"erp_services\.finance\.metrics\.{field}: got {value}"):
+            catalog({"finance": {"metrics": bad}})
+    with pytest.raises(CatalogError, match=r"erp_services\.finance\.metrics\.scheme: unknown key 'scheme'; allowed keys: enabled, path, port"):
+        catalog({"finance": {"metrics": {"scheme": "https"}}})
