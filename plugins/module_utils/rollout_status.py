@@ -814,7 +814,7 @@ def route_parent_verdicts(route):
     state: ``accepted`` (Accepted and ResolvedRefs true for the route's current generation), ``rejected`` (a
     condition false: the controller's reason and message), ``pending`` (ResolvedRefs false for a reason the
     controller corrects itself, such as BackendNotFound while the Service is created) or ``unanswered`` (no
-    status for this parent, or one for an older generation).
+    status for this parent, one for an older generation, or a condition Unknown: not decided yet).
     """
     meta = _meta(route)
     namespace = meta.get("namespace")
@@ -835,6 +835,12 @@ def route_parent_verdicts(route):
             answers.append(("unanswered", f"no controller has answered for {label} ({why})"))
             continue
         controller = parent.get("controllerName") or "its controller"
+        undecided = [c for c in (accepted, resolved) if c.get("status") not in ("True", "False")]
+        if undecided:
+            # Unknown (reason Pending): the controller saw the route and has not decided yet.
+            first = undecided[0]
+            answers.append(("unanswered", f"{label} ({controller}) has not decided: {first.get('type')} {first.get('status')}: {first.get('reason')}"))
+            continue
         for condition in (accepted, resolved):
             if condition.get("status") != "True":
                 state = "pending" if condition is resolved and condition.get("reason") in _ROUTE_TRANSIENT else "rejected"

@@ -460,6 +460,16 @@ def test_httproute_no_controller_answer_waits_when_required_and_is_only_reported
     )
 
 
+def test_httproute_condition_unknown_is_not_decided_yet_not_a_rejection():
+    undecided = {"Accepted": ("Unknown", "Pending"), "ResolvedRefs": ("True", "ResolvedRefs")}
+    required = rs.httproute_status(httproute(status=[(GATEWAY, undecided, 1)]), *route_inputs())
+    assert required["status"] == rs.IN_PROGRESS
+    assert not required["terminal"]
+    assert required["message"] == "Gateway erp-system/erp-gateway (example.com/gateway-controller) has not decided: Accepted Unknown: Pending"
+    reported = rs.httproute_status(httproute(status=[(GATEWAY, undecided, 1)]), *route_inputs(), require_acceptance=False)
+    assert reported["status"] == rs.CURRENT
+
+
 def test_httproute_status_of_an_older_generation_or_another_parent_is_no_answer():
     stale = rs.httproute_status(httproute(generation=3, status=[(GATEWAY, ACCEPTED, 2)]), *route_inputs())
     assert stale["status"] == rs.IN_PROGRESS
