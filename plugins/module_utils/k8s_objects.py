@@ -263,9 +263,9 @@ def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
     # not serve (a CRD that is not installed) can have no objects, so there is nothing to prune; a kind
     # missing from a served group-version is a mistake of the request.
     for spec in [spec for scope in scopes for spec in scope["kinds"]]:
-        if cluster.resources(spec["api_version"]) is None:
-            continue
         try:
+            if cluster.resources(spec["api_version"]) is None:
+                continue
             namespaced = cluster.resource(spec["api_version"], spec["kind"])[1]
         except ObjectError as exc:
             raise ObjectError(f"prune.kinds: {spec['kind']}: {exc}") from exc
