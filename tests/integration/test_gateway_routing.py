@@ -24,11 +24,14 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.erp.platform.tests.integration.gateway_controller import CONTROLLER, write_route_status
-from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, run_playbook
+from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, run_playbook, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "erp-it-gateway"
-GATEWAY_MODE = {"erp_routing": "gateway_api", "ingress_gateway_create": True, "ingress_gateway_class_name": "erp-local"}
+GATEWAY_MODE = {"erp_routing": "gateway_api", "ingress_gateway_create": True, "ingress_gateway_class_name": "erp-local", "ingress_tls_enabled": True}
+ROUTED = ("gateway-service", "reporting-service")
+FROM_CONTROLLER = {f"{name}-from-ingress-controller" for name in ROUTED}
+FROM_GATEWAY = {f"{name}-from-gateway" for name in ROUTED}
 GROUP, VERSION = "gateway.networking.k8s.io", "v1"
 
 
@@ -57,13 +60,14 @@ def get_json(kubectl, kind: str, name: str) -> dict:
 
 
 class DeletionWitness(threading.Thread):
-    """Watches one kind of the namespace; when an object of it is deleted, lists the other kind at once.
+    """Watches one kind of the namespace; when an object of it is deleted, lists the other kinds at once.
 
-    `seen` holds, per deleted object, the names of the other kind that existed at that moment: the
-    proof that the new routes were there before the old ones went.
+    `seen` holds, per deleted object, the names of the other kinds' objects that existed at that moment:
+    the proof that the new routes (and the policies that admit their traffic) were there before the old
+    ones went.
     """
 
-    def __init__(self, k8s_client, watched: str, other: str):
+    def __init__(self, k8s_client, watched: str, *other: str):
         super().__init__(daemon=True)
         from kubernetes import client
 
@@ -78,6 +82,8 @@ class DeletionWitness(threading.Thread):
     def _call(self, kind: str):
         if kind == "ingresses":
             return self.networking.list_namespaced_ingress, (NAMESPACE,)
+        if kind == "networkpolicies":
+            return self.networking.list_namespaced_network_policy, (NAMESPACE,)
         return self.custom.list_namespaced_custom_object, (GROUP, VERSION, NAMESPACE, kind)
 
     def _list(self, kind: str) -> tuple[set[str], str]:
@@ -97,7 +103,7 @@ class DeletionWitness(threading.Thread):
                 if event["type"] == "DELETED":
                     obj = event["object"]
                     name = obj["metadata"]["name"] if isinstance(obj, dict) else obj.metadata.name
-                    self.seen[name] = self._list(self.other)[0]
+                    self.seen[name] = set().union(*(self._list(kind)[0] for kind in self.other))
                 if self.stop.is_set():
                     break
         except Exception as exc:  # reported by the test, not swallowed
@@ -113,19 +119,31 @@ def ingress_mode(kubeconfig, kubectl, inventory):
     assert_ok(result, "site.yml in Ingress mode")
     assert names(kubectl, "ingresses") == {"erp-ingress"}
     assert names(kubectl, "httproutes") == set()
+    assert names(kubectl, "networkpolicies") >= FROM_CONTROLLER
     return result
+
+
+def switch(k8s_client, kubeconfig, inventory, **extra) -> tuple[PlaybookRun, dict[str, set[str]]]:
+    """site.yml with ``extra``, watched: for every Ingress, HTTPRoute and NetworkPolicy deleted during the run,
+    the names of the Ingresses, HTTPRoutes and NetworkPolicies that existed at that moment. (What is deleted
+    in the same prune a moment later may already be gone too; what the run applied before it must be there.)"""
+    witnesses = [DeletionWitness(k8s_client, kind, "ingresses", "httproutes", "networkpolicies") for kind in ("ingresses", "httproutes", "networkpolicies")]
+    for witness in witnesses:
+        witness.start()
+    result = run_site(kubeconfig, inventory, **extra)
+    seen = {}
+    for witness in witnesses:
+        witness.stop.set()
+        witness.join(timeout=10)
+        assert witness.error is None, witness.error
+        seen.update(witness.seen)
+    return result, seen
 
 
 @pytest.fixture(scope="module")
 def gateway_mode(ingress_mode, kubeconfig, kubectl, k8s_client, inventory):
     """The switch from Ingress to Gateway API mode, watched."""
-    witness = DeletionWitness(k8s_client, "ingresses", "httproutes")
-    witness.start()
-    result = run_site(kubeconfig, inventory, **GATEWAY_MODE)
-    witness.stop.set()
-    witness.join(timeout=10)
-    assert witness.error is None, witness.error
-    return result, witness.seen
+    return switch(k8s_client, kubeconfig, inventory, **GATEWAY_MODE)
 
 
 def test_switching_to_gateway_api_creates_the_routes_before_the_ingress_goes(gateway_mode, kubectl):
@@ -134,8 +152,12 @@ def test_switching_to_gateway_api_creates_the_routes_before_the_ingress_goes(gat
     assert names(kubectl, "ingresses") == set()
     assert names(kubectl, "httproutes") == {"gateway-service", "reporting-service"}
     assert names(kubectl, "gateways") == {"erp-gateway"}
-    # At the moment the Ingress was deleted, both routes already existed.
-    assert seen == {"erp-ingress": {"gateway-service", "reporting-service"}}, seen
+    # At the moment the Ingress and each of the ingress controller's policies was deleted, both routes and the
+    # policies that admit the Gateway's data plane already existed.
+    assert set(seen) == {"erp-ingress"} | FROM_CONTROLLER, seen
+    for gone, existing in seen.items():
+        assert set(ROUTED) | FROM_GATEWAY <= existing, (gone, existing)
+    assert not FROM_CONTROLLER & names(kubectl, "networkpolicies")
 
 
 def test_the_routes_are_the_catalogs_on_the_gateway_the_collection_created(gateway_mode, kubectl):
@@ -168,20 +190,26 @@ def test_the_routes_are_the_catalogs_on_the_gateway_the_collection_created(gatew
 
 
 def test_network_policies_admit_the_gateways_data_plane_instead_of_the_ingress_controller(gateway_mode, kubectl):
-    def sources(service: str) -> list[dict]:
-        policy = get_json(kubectl, "networkpolicy", f"{service}-service")
-        return [peer for rule in policy["spec"].get("ingress") or [] for peer in rule["from"]]
-
     data_plane = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
         "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "erp-gateway"}},
     }
-    for routed in ("gateway", "reporting"):
-        peers = sources(routed)
-        assert data_plane in peers, peers
-        assert not [p for p in peers if "ingress-nginx" in json.dumps(p)], peers
+    policies = names(kubectl, "networkpolicies")
+    assert policies >= FROM_GATEWAY, policies
+    assert not FROM_CONTROLLER & policies, policies
+    for routed in ROUTED:
+        policy = get_json(kubectl, "networkpolicy", f"{routed}-from-gateway")
+        assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == routed.removesuffix("-service")
+        assert policy["spec"]["ingress"] == [{"from": [data_plane], "ports": [{"port": "http", "protocol": "TCP"}]}]
+        # the service role's own policy admits only traffic from inside the system
+        own = get_json(kubectl, "networkpolicy", routed)
+        assert not [peer for rule in own["spec"].get("ingress") or [] for peer in rule["from"] if "namespaceSelector" in peer], own
     # a service without routes admits no edge traffic at all
-    assert data_plane not in sources("finance")
+    assert not [name for name in policies if name.startswith("finance-service-from")]
+    # clients reach the data plane of the Gateway the collection created, where it runs in this namespace
+    dataplane = get_json(kubectl, "networkpolicy", "erp-gateway-dataplane")
+    assert dataplane["spec"]["podSelector"] == {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "erp-gateway"}}
+    assert dataplane["spec"]["ingress"] == [{}]
 
 
 def test_a_second_run_in_gateway_api_mode_changes_nothing(gateway_mode, kubeconfig, inventory):
@@ -209,6 +237,16 @@ def test_a_route_the_controller_rejects_fails_the_verification_with_its_reason(g
     # the summary table (its message column is cut at 70 characters)
     for route in ("gateway-service", "reporting-service"):
         assert re.search(rf"Current +HTTPRoute +{route} .* accepted by Gateway {NAMESPACE[:8]}", accepted.stdout), accepted.tail()
+
+
+def test_turning_ingress_gateway_create_off_under_the_routes_is_refused(gateway_mode, kubeconfig, kubectl, inventory):
+    """The collection's own Gateway, named with ingress_gateway_create false, would be pruned while the routes use it."""
+    before = get_json(kubectl, "gateway", "erp-gateway")["metadata"]["resourceVersion"]
+    refused = run_site(kubeconfig, inventory, **dict(GATEWAY_MODE, ingress_gateway_create=False))
+    assert refused.returncode != 0, refused.tail()
+    assert refused.failed_task.startswith("erp.platform.preflight"), refused.failed_task
+    assert f"Gateway erp-gateway in namespace {NAMESPACE} (erp_gateway_name) was created by this collection" in refused.failure_text
+    assert get_json(kubectl, "gateway", "erp-gateway")["metadata"]["resourceVersion"] == before
 
 
 def test_routes_attach_to_a_gateway_the_user_names_in_another_namespace(gateway_mode, kubeconfig, kubectl, inventory):
@@ -240,25 +278,68 @@ def test_routes_attach_to_a_gateway_the_user_names_in_another_namespace(gateway_
         assert names(kubectl, "gateways") == set()
         after = json.loads(kubectl("-n", infra, "get", "gateway", "edge", "-o", "json").stdout)["metadata"]["resourceVersion"]
         assert after == before, "the user's Gateway was changed"
-        policy = get_json(kubectl, "networkpolicy", "reporting-service")
+        policy = get_json(kubectl, "networkpolicy", "reporting-service-from-gateway")
         peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
-        assert {
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": infra}},
-            "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "edge"}},
-        } in peers, peers
+        assert peers == [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": infra}},
+                "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": "edge"}},
+            }
+        ], peers
+        # the collection's own Gateway went, and so did the policy for its data plane
+        assert "erp-gateway-dataplane" not in names(kubectl, "networkpolicies")
     finally:
         kubectl("delete", "namespace", infra, "--wait=false", check=False)
 
 
 def test_switching_back_to_ingress_creates_the_ingress_before_the_routes_go(gateway_mode, kubeconfig, kubectl, k8s_client, inventory):
-    witness = DeletionWitness(k8s_client, "httproutes", "ingresses")
-    witness.start()
-    result = run_site(kubeconfig, inventory)
-    witness.stop.set()
-    witness.join(timeout=10)
-    assert witness.error is None, witness.error
+    result, seen = switch(k8s_client, kubeconfig, inventory)
     assert_ok(result, "site.yml switching back to Ingress mode")
     assert names(kubectl, "ingresses") == {"erp-ingress"}
     assert names(kubectl, "httproutes") == set()
     assert names(kubectl, "gateways") == set()
-    assert witness.seen == {"gateway-service": {"erp-ingress"}, "reporting-service": {"erp-ingress"}}, witness.seen
+    # The routes and the Gateway's policies went only after the Ingress and the ingress controller's policies were back.
+    assert set(seen) >= set(ROUTED) | FROM_GATEWAY, seen
+    for gone in set(ROUTED) | FROM_GATEWAY:
+        assert {"erp-ingress"} | FROM_CONTROLLER <= seen[gone], (gone, seen[gone])
+    policies = names(kubectl, "networkpolicies")
+    assert policies >= FROM_CONTROLLER
+    assert not FROM_GATEWAY & policies
+
+
+@pytest.fixture
+def without_gateway_api(kubectl):
+    """The Gateway API CRDs (and so the GatewayClass) removed for one test, then put back as cluster.sh applies them."""
+    crds = REPO / "tools" / "localcluster" / "crds" / "gateway-api"
+    kubectl("delete", "-f", str(crds), "--wait=true", "--timeout=120s")
+    # Discovery drops the group a moment after the CRDs are gone.
+    wait_for(lambda: not kubectl("api-resources", f"--api-group={GROUP}", "-o", "name").stdout.strip(), f"discovery without {GROUP}", timeout=60, interval=0.5)
+    try:
+        yield
+    finally:
+        kubectl("apply", "--server-side", "-f", str(crds))
+        for crd in ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants", "backendtlspolicies"):
+            kubectl("wait", "--for", "condition=Established", "--timeout", "60s", f"crd/{crd}.{GROUP}")
+        wait_for(
+            lambda: "httproutes" in kubectl("api-resources", f"--api-group={GROUP}", "-o", "name").stdout, f"discovery of {GROUP}", timeout=60, interval=0.5
+        )
+        kubectl("apply", "--server-side", "-f", str(REPO / "tools" / "localcluster" / "manifests" / "gateway-class.yaml"))
+
+
+def test_where_gateway_api_is_not_served_ingress_mode_works_and_gateway_mode_is_refused(gateway_mode, without_gateway_api, kubeconfig, kubectl, inventory):
+    ingress = run_site(kubeconfig, inventory)
+    assert_ok(ingress, "site.yml in Ingress mode on a cluster without Gateway API (its kinds are pruned, not listed)")
+    assert names(kubectl, "ingresses") == {"erp-ingress"}
+
+    before = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["resourceVersion"] for i in json.loads(
+        kubectl("-n", NAMESPACE, "get", "deployments,services,configmaps,networkpolicies,ingresses", "-o", "json").stdout
+    )["items"]}  # fmt: skip
+    refused = run_site(kubeconfig, inventory, **GATEWAY_MODE)
+    assert refused.returncode != 0, refused.tail()
+    assert "Traceback" not in refused.output
+    assert refused.failed_task.startswith("erp.platform.preflight"), refused.failed_task
+    assert "Gateway API (gateway.networking.k8s.io/v1, erp_routing is gateway_api): the cluster does not serve it" in refused.failure_text
+    after = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["resourceVersion"] for i in json.loads(
+        kubectl("-n", NAMESPACE, "get", "deployments,services,configmaps,networkpolicies,ingresses", "-o", "json").stdout
+    )["items"]}  # fmt: skip
+    assert after == before
