@@ -26,6 +26,8 @@ QUANTITY = re.compile(r"^(?P<num>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|
 # A host name, optionally a wildcard: *.example.com.
 HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$")
+# An absolute HTTP path of URL path characters (no spaces); "//" is refused separately.
+HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 
 
 def is_str(value) -> bool:
@@ -34,6 +36,10 @@ def is_str(value) -> bool:
 
 def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def http_path(value) -> bool:
+    return is_str(value) and bool(HTTP_PATH.match(value)) and "//" not in value
 
 
 def dns_label(value) -> bool:
@@ -86,6 +92,7 @@ RULES = {
         lambda value: is_str(value) and bool(re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", value)),
         "a PostgreSQL identifier (letters, digits, underscore, not starting with a digit)",
     ),
+    "http_path": (http_path, "an HTTP path starting with '/' (no spaces, no '//'), such as /api/reports"),
     "duration": (
         lambda value: is_str(value) and bool(re.match(r"^([0-9]+(ms|s|m|h|d|w|y))+$", value)) and bool(re.search(r"[1-9]", value)),
         "a Prometheus duration such as 30s, 5m or 1h30m (not zero)",

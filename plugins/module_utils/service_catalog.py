@@ -29,6 +29,9 @@ from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
 from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
     QUANTITY as _QUANTITY,
 )
+from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
+    RULES as _RULES,
+)
 
 # Environments where the image tag latest is refused (unless a digest pins the image).
 PINNED_ENVIRONMENTS = ("prod", "staging")
@@ -45,7 +48,6 @@ _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _REGISTRY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 _SUFFIX_FACTOR = {
     None: Decimal(1),
     "n": Decimal("1e-9"),
@@ -289,8 +291,9 @@ class _Builder:
             _fail(self.origin(name, keys), value, f"an integer from {minimum} to {maximum}")
 
     def check_path(self, name, keys, value):
-        if not _is_str(value) or not _HTTP_PATH.match(value) or "//" in value:
-            _fail(self.origin(name, keys), value, "an HTTP path starting with '/' (no spaces, no '//'), such as /api/reports")
+        test, allowed = _RULES["http_path"]
+        if not test(value):
+            _fail(self.origin(name, keys), value, allowed)
 
     def build_entry(self, name, source):
         defaults = entry_defaults(name)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
-from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, run_playbook
+from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, run_playbook, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = REPO / "tools" / "localcluster" / "crds" / "prometheus-operator"
@@ -121,13 +120,17 @@ def test_a_second_run_with_monitoring_changes_nothing(deployed, kubeconfig, inve
 def without_monitoring_crds(kubectl):
     """The Prometheus Operator's CRDs removed for one test, then put back as cluster.sh applies them."""
     kubectl("delete", "-f", str(CRDS), "--wait=true", "--timeout=120s")
+    # Discovery drops the group a moment after the CRDs are gone.
+    group = "monitoring.coreos.com"
+    wait_for(lambda: not kubectl("api-resources", f"--api-group={group}", "-o", "name").stdout.strip(), f"discovery without {group}", timeout=60, interval=0.5)
     try:
         yield
     finally:
         kubectl("apply", "--server-side", "-f", str(CRDS))
         for crd in ("servicemonitors", "podmonitors", "prometheusrules"):
             kubectl("wait", "--for", "condition=Established", "--timeout", "60s", f"crd/{crd}.monitoring.coreos.com")
-        time.sleep(1)  # discovery caches of the API server's aggregator catch up
+        wait_for(lambda: kubectl("api-resources", "--api-group=monitoring.coreos.com", "-o", "name").stdout.count("monitoring.coreos.com") == 3,
+                 "discovery of monitoring.coreos.com", timeout=60, interval=0.5)  # fmt: skip
 
 
 def test_without_the_crds_auto_deploys_without_monitoring_and_enabled_is_refused(deployed, without_monitoring_crds, kubeconfig, kubectl, inventory):

@@ -6,7 +6,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${ERP_PROMTOOL_CACHE:-$HOME/.cache/erp-platform/promtool}
-export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
+export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly
 
 log() { printf '[promtool-build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 

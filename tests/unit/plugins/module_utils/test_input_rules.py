@@ -29,6 +29,7 @@ def check(rule, value, var="v", **extra):
         ("digest", ["", None, "sha256:" + "a" * 64], ["sha256:abc", "md5:" + "a" * 32]),
         ("rolling_count", [0, 1, "25%", "1"], ["lots", "-1", -1, "1.5"]),
         ("pod_security_version", ["latest", "v1.34"], ["1.34", "v2.0", ""]),
+        ("http_path", ["/", "/metrics", "/api/reports"], ["metrics", "/a b", "//x", "/a//b", "", None, 5]),
         ("duration", ["30s", "5m", "1h30m", "500ms", "2d"], ["0m", "5", "5 m", "m", "", 5, None, "1.5m"]),
     ],
 )
@@ -45,6 +46,7 @@ def test_every_rule_is_covered_above():
         "dns_subdomain",
         "duration",
         "host",
+        "http_path",
         "label_value",
         "data_key",
         "quantity",
