@@ -242,7 +242,7 @@ def test_a_route_the_controller_rejects_fails_the_verification_with_its_reason(g
 def test_turning_ingress_gateway_create_off_under_the_routes_is_refused(gateway_mode, kubeconfig, kubectl, inventory):
     """The collection's own Gateway, named with ingress_gateway_create false, would be pruned while the routes use it."""
     before = get_json(kubectl, "gateway", "erp-gateway")["metadata"]["resourceVersion"]
-    refused = run_site(kubeconfig, inventory, **dict(GATEWAY_MODE, ingress_gateway_create=False))
+    refused = run_site(kubeconfig, inventory, **{**GATEWAY_MODE, "ingress_gateway_create": False})
     assert refused.returncode != 0, refused.tail()
     assert refused.failed_task.startswith("erp.platform.preflight"), refused.failed_task
     assert f"Gateway erp-gateway in namespace {NAMESPACE} (erp_gateway_name) was created by this collection" in refused.failure_text
