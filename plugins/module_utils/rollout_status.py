@@ -739,14 +739,9 @@ def _service_has_port(service, port):
     return any(port in (sport.get("port"), sport.get("name")) for sport in _spec(service).get("ports") or [])
 
 
-def ingress_status(ingress, services, service_verdicts):
-    """Current when each backend names an existing Service and port with ready endpoints.
-
-    ``services``: name -> Service object; ``service_verdicts``: name -> verdict of service_status.
-    """
-    kind = "Ingress"
-    name = _meta(ingress).get("name")
-    backends = ingress_backends(ingress)
+def backend_problems(backends, services, service_verdicts):
+    """One message per (where, Service name, port) backend whose Service is missing, lacks the port or has no
+    ready endpoints: the rule Ingress and HTTPRoute backends share."""
     problems = []
     for where, svc_name, port in backends:
         service = services.get(svc_name)
@@ -756,6 +751,18 @@ def ingress_status(ingress, services, service_verdicts):
             problems.append(f"{where}: Service {svc_name} has no port {port}")
         elif (service_verdicts.get(svc_name) or {}).get("status") != CURRENT:
             problems.append("{}: Service {}: {}".format(where, svc_name, (service_verdicts.get(svc_name) or {}).get("message", "not checked")))
+    return problems
+
+
+def ingress_status(ingress, services, service_verdicts):
+    """Current when each backend names an existing Service and port with ready endpoints.
+
+    ``services``: name -> Service object; ``service_verdicts``: name -> verdict of service_status.
+    """
+    kind = "Ingress"
+    name = _meta(ingress).get("name")
+    backends = ingress_backends(ingress)
+    problems = backend_problems(backends, services, service_verdicts)
     if problems:
         return _verdict(kind, name, IN_PROGRESS, "; ".join(problems), ready=len(backends) - len(problems), desired=len(backends))
     return _verdict(kind, name, CURRENT, f"{len(backends)} backends, all with ready endpoints", ready=len(backends), desired=len(backends))
@@ -868,15 +875,7 @@ def httproute_status(route, services, service_verdicts, require_acceptance=True)
     kind = "HTTPRoute"
     name = _meta(route).get("name")
     backends = httproute_backends(route)
-    problems = []
-    for where, svc_name, port in backends:
-        service = services.get(svc_name)
-        if service is None:
-            problems.append(f"{where}: backend Service {svc_name} does not exist")
-        elif port is not None and not _service_has_port(service, port):
-            problems.append(f"{where}: Service {svc_name} has no port {port}")
-        elif (service_verdicts.get(svc_name) or {}).get("status") != CURRENT:
-            problems.append("{}: Service {}: {}".format(where, svc_name, (service_verdicts.get(svc_name) or {}).get("message", "not checked")))
+    problems = backend_problems(backends, services, service_verdicts)
     answers = route_parent_verdicts(route)
     rejected = [text for state, text in answers if state == "rejected"]
     waiting = [text for state, text in answers if state == "pending" or (state == "unanswered" and require_acceptance)]

@@ -8,6 +8,7 @@ otherwise the session starts one and stops it at the end.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -89,6 +90,14 @@ def wait_for_default_serviceaccount(api_client, name: str, timeout: int = 60) ->
     ):
         return
     raise AssertionError(f"namespace {name}: no default ServiceAccount after {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory):
+    """A copy of inventories/local (with its generated .secrets) for one test module, whose group_vars its tests may extend."""
+    target = tmp_path_factory.mktemp("inventory") / "local"
+    shutil.copytree(REPO / "inventories" / "local", target, symlinks=True)
+    return target
 
 
 @pytest.fixture

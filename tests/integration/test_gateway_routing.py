@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 from pathlib import Path
 
@@ -33,13 +32,6 @@ ROUTED = ("gateway-service", "reporting-service")
 FROM_CONTROLLER = {f"{name}-from-ingress-controller" for name in ROUTED}
 FROM_GATEWAY = {f"{name}-from-gateway" for name in ROUTED}
 GROUP, VERSION = "gateway.networking.k8s.io", "v1"
-
-
-@pytest.fixture(scope="module")
-def inventory(tmp_path_factory):
-    target = tmp_path_factory.mktemp("inventory") / "local"
-    shutil.copytree(REPO / "inventories" / "local", target, symlinks=True)
-    return target
 
 
 def run_site(kubeconfig: str, inventory: Path, playbook: str = "site.yml", **extra) -> PlaybookRun:

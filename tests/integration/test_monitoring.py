@@ -11,7 +11,6 @@ v0.93.0 CRDs (tools/localcluster/crds/prometheus-operator/) and runs no operator
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -26,13 +25,6 @@ MONITORING = {"monitoring_labels": {"release": "kube-prometheus-stack"}}
 SAID_ONCE = "monitoring_mode is auto and the cluster does not serve monitoring.coreos.com/v1"
 # Every kind the collection writes into the namespace, for "nothing changed".
 KINDS = "deployments,statefulsets,services,configmaps,networkpolicies,ingresses,poddisruptionbudgets,components.dapr.io"
-
-
-@pytest.fixture(scope="module")
-def inventory(tmp_path_factory):
-    target = tmp_path_factory.mktemp("inventory") / "local"
-    shutil.copytree(REPO / "inventories" / "local", target, symlinks=True)
-    return target
 
 
 def run_site(kubeconfig: str, inventory: Path, **extra) -> PlaybookRun:

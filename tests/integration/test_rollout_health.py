@@ -476,8 +476,9 @@ def test_httproute_a_controller_rejected_fails_at_once_with_the_controllers_reas
     assert first["message"] == (
         f"Gateway {namespace}/erp-gateway ({CONTROLLER}): Accepted False: NotAllowedByListeners: no listener of erp-gateway admits this namespace"
     )
-    # at once: no waiting for the settle grace or the timeout once the workload is Current
-    assert result["elapsed"] < 10, result["elapsed"]
+    # at once: a failed verdict, not one that ran out of time (speed is make bench's to measure)
+    assert result["outcome"] == "failed", result["outcome"]
+    assert "within the timeout" not in first["message"]
 
 
 def test_httproute_no_controller_answered_fails_when_required_and_is_reported_otherwise(kubectl, kubeconfig, namespace):

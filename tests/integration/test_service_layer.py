@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -28,14 +27,6 @@ SERVICE_KINDS = "deployments,services,serviceaccounts,poddisruptionbudgets,horiz
 # Every object kind the collection manages in the namespace, for "nothing else changed".
 MANAGED_KINDS = SERVICE_KINDS + ",configmaps,secrets,statefulsets,ingresses,components.dapr.io"
 SELECTOR = "app.kubernetes.io/managed-by=erp.platform"
-
-
-@pytest.fixture(scope="module")
-def inventory(tmp_path_factory):
-    """A copy of inventories/local (with its generated .secrets) whose group_vars the tests extend."""
-    target = tmp_path_factory.mktemp("inventory") / "local"
-    shutil.copytree(REPO / "inventories" / "local", target, symlinks=True)
-    return target
 
 
 def set_inventory_services(inventory: Path, services: dict) -> None:
