@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal, InvalidOperation
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -54,11 +55,61 @@ def label_value(value) -> bool:
     return is_str(value) and bool(LABEL_VALUE.match(value))
 
 
-def quantity(value) -> bool:
+_SUFFIX_FACTOR = {
+    None: Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"), "P": Decimal("1e15"), "E": Decimal("1e18"),
+    "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40), "Pi": Decimal(2**50), "Ei": Decimal(2**60),
+}  # fmt: skip
+
+
+def quantity_value(value):
+    """A non-negative Kubernetes quantity as a Decimal (2, 0.5, "500m", "1Gi", "1e3"), or None when it is not one."""
     # Numbers are quantities too (2 CPUs); booleans are not.
     if is_int(value) or isinstance(value, float):
-        return value >= 0
-    return is_str(value) and bool(QUANTITY.match(value))
+        return Decimal(str(value)) if value >= 0 else None
+    if not is_str(value):
+        return None
+    match = QUANTITY.match(value)
+    if not match:
+        return None
+    suffix = match.group("suffix")
+    try:
+        number = Decimal(match.group("num"))
+        if suffix and suffix[0] in "eE":
+            return number * (Decimal(10) ** int(suffix[1:]))
+        return number * _SUFFIX_FACTOR[suffix]
+    except (InvalidOperation, ValueError, OverflowError):
+        return None
+
+
+def quantity(value) -> bool:
+    return quantity_value(value) is not None
+
+
+def requests_within_limits(value) -> bool:
+    """Container resources {requests, limits}: every request that has a limit is not above it (the API server's rule).
+
+    Values that are not quantities pass here; the quantity rule reports them."""
+    if not isinstance(value, dict):
+        return False
+    requests, limits = value.get("requests") or {}, value.get("limits") or {}
+    if not isinstance(requests, dict) or not isinstance(limits, dict):
+        return False
+    for resource, request in requests.items():
+        wanted, cap = quantity_value(request), quantity_value(limits.get(resource))
+        if wanted is not None and cap is not None and wanted > cap:
+            return False
+    return True
+
+
+def regex(value) -> bool:
+    if not is_str(value):
+        return False
+    try:
+        re.compile(value)
+    except re.error:
+        return False
+    return True
 
 
 def whole_number(value, minimum: int) -> bool:
@@ -78,6 +129,10 @@ RULES = {
     ),
     "data_key": (lambda value: is_str(value) and bool(DATA_KEY.match(value)), "a ConfigMap key of letters, digits, '-', '_' and '.'"),
     "quantity": (quantity, "Kubernetes quantities such as 500m, 2, 256Mi, 10Gi"),
+    "requests_within_limits": (
+        requests_within_limits,
+        "a mapping of requests and limits in which no request is above its limit (the API server refuses such a pod)",
+    ),
     "probe_seconds": (
         lambda value: whole_number(value, 1),
         "whole numbers of at least 1 (a 0 would be replaced by Kubernetes' default, a negative number refused by the API server)",
@@ -97,6 +152,7 @@ RULES = {
         lambda value: is_str(value) and bool(re.match(r"^([0-9]+(ms|s|m|h|d|w|y))+$", value)) and bool(re.search(r"[1-9]", value)),
         "a Prometheus duration such as 30s, 5m or 1h30m (not zero)",
     ),
+    "regex": (regex, "a Python regular expression (re module syntax)"),
     "pod_security_version": (lambda value: is_str(value) and bool(re.match(r"^(latest|v1\.[0-9]+)$", value)), "latest or v1.N"),
 }
 

@@ -5,6 +5,7 @@ content or mode changes, the files of objects no longer rendered removed, a Secr
 in a diff."""
 
 import os
+import subprocess
 
 from ansible_collections.erp.platform.plugins.module_utils.manifests import HIDDEN, redacted, yaml_document, yaml_documents
 
@@ -62,8 +63,14 @@ def write_files(directory, wanted, mode, prune, check_mode, written, removed, di
     """
     unchanged = 0
     existing = sorted(entry for entry in os.listdir(directory) if entry.endswith(".yaml")) if os.path.isdir(directory) else []
+    private = not mode & 0o077
     if not check_mode:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(directory, mode=0o700 if private else 0o777, exist_ok=True)
+    # Private files (a Secret's) live in a directory only its owner can list and enter.
+    if private and os.path.isdir(directory) and os.stat(directory).st_mode & 0o077:
+        written.append(directory)
+        if not check_mode:
+            os.chmod(directory, 0o700)
     for name, text in wanted.items():
         path = os.path.join(directory, name)
         old = read_text(path)
@@ -91,3 +98,21 @@ def write_files(directory, wanted, mode, prune, check_mode, written, removed, di
                 if not check_mode:
                     os.remove(path)
     return unchanged
+
+
+def unignored_work_tree(directory):
+    """The git work tree that holds directory and does not ignore it, or None (no git, no work tree, ignored)."""
+    probe = directory
+    while not os.path.isdir(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return None
+        probe = parent
+    try:
+        top = subprocess.run(["git", "-C", probe, "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10, check=False)
+        if top.returncode != 0:
+            return None
+        ignored = subprocess.run(["git", "-C", probe, "check-ignore", "-q", directory], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return None if ignored.returncode == 0 else top.stdout.strip()

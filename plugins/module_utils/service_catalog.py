@@ -12,7 +12,6 @@ inventory, not this file.
 import copy
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 
 from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
     DIGEST as _DIGEST,
@@ -27,10 +26,10 @@ from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
     DNS1123_SUBDOMAIN as _DNS1123_SUBDOMAIN,
 )
 from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
-    QUANTITY as _QUANTITY,
+    RULES as _RULES,
 )
 from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
-    RULES as _RULES,
+    quantity_value,
 )
 
 # Environments where the image tag latest is refused (unless a digest pins the image).
@@ -48,30 +47,14 @@ _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _REGISTRY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_SUFFIX_FACTOR = {
-    None: Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
 
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 ENVIRONMENTS = ("local", "staging", "prod")
 RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
 TOLERATION_OPERATORS = ("Exists", "Equal")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+# Pod annotation prefixes the collection sets itself (the Dapr sidecar's settings, the config checksum).
+RESERVED_ANNOTATION_PREFIXES = ("dapr.io/", "erp.platform/")
 # Labels the collection sets itself; a catalog entry may not replace them on its pods.
 RESERVED_LABELS = (
     "app.kubernetes.io/name",
@@ -178,24 +161,10 @@ def merge(base, override):
 
 def parse_quantity(value, path):
     """Return a Kubernetes quantity as Decimal, or raise CatalogError naming path."""
-    allowed = "a Kubernetes quantity such as 100m, 0.5, 1, 128Mi or 1Gi (non-negative)"
-    if _is_int(value) or isinstance(value, float):
-        if value < 0:
-            _fail(path, value, allowed)
-        return Decimal(str(value))
-    if not _is_str(value):
-        _fail(path, value, allowed)
-    match = _QUANTITY.match(value)
-    if not match:
-        _fail(path, value, allowed)
-    suffix = match.group("suffix")
-    try:
-        number = Decimal(match.group("num"))
-        if suffix and suffix[0] in "eE":
-            return number * (Decimal(10) ** int(suffix[1:]))
-        return number * _SUFFIX_FACTOR[suffix]
-    except (InvalidOperation, ValueError, OverflowError):
-        _fail(path, value, allowed)
+    number = quantity_value(value)
+    if number is None:
+        _fail(path, value, "a Kubernetes quantity such as 100m, 0.5, 1, 128Mi or 1Gi (non-negative)")
+    return number
 
 
 class _Builder:
@@ -485,6 +454,12 @@ class _Builder:
         result = {}
         for key, value in annotations.items():
             self.check_qualified_key(path, key, "annotation key")
+            if key.startswith(RESERVED_ANNOTATION_PREFIXES):
+                raise CatalogError(
+                    f"{path}: annotation {key!r} is in a prefix the collection sets ({', '.join(RESERVED_ANNOTATION_PREFIXES)}: the Dapr"
+                    " sidecar's app-id, ports and settings, the config checksum); allowed: annotation keys outside these prefixes"
+                    " (extra Dapr settings go in service_dapr_extra_annotations)"
+                )
             result[key] = self.scalar_text(name, ["pod_annotations", key], value)
         return result
 
@@ -510,6 +485,9 @@ class _Builder:
                 _fail(self.origin(name, keys), item, "a toleration with a key when operator is Equal")
             if "tolerationSeconds" in item:
                 self.check_int(name, [*keys, "tolerationSeconds"], item["tolerationSeconds"], 0)
+                # The API server's rule (core/v1 validation): only a NoExecute taint evicts after a while.
+                if item.get("effect") != "NoExecute":
+                    _fail(self.origin(name, [*keys, "effect"]), item.get("effect"), "NoExecute when tolerationSeconds is set")
 
     def complete(self, entry):
         """Add the computed fields templates use: resolved image reference, Service name, version label."""

@@ -34,6 +34,8 @@ options:
   mode:
     description:
       - Permissions of the files written, as an octal string. Use C(0600) for anything holding secrets.
+      - With a mode that gives the group and others nothing (C(0600)), O(path) is made C(0700) as well, and a warning
+        says so when O(path) lies in a git work tree that does not ignore it.
     type: str
     default: "0644"
 attributes:
@@ -80,7 +82,7 @@ unchanged:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.erp.platform.plugins.module_utils.manifest_files import ManifestFileError, planned_files, write_files
+from ansible_collections.erp.platform.plugins.module_utils.manifest_files import ManifestFileError, planned_files, unignored_work_tree, write_files
 from ansible_collections.erp.platform.plugins.module_utils.manifests import HAS_YAML, YAML_IMPORT_ERROR, check_manifests
 
 
@@ -117,6 +119,10 @@ def main():
     except (OSError, ValueError) as exc:  # ValueError: an existing *.yaml that is not UTF-8 text
         module.fail_json(msg=f"cannot write the manifests into {directory}: {exc}", written=written, removed=removed)
 
+    if not mode & 0o077:
+        tree = unignored_work_tree(directory)
+        if tree:
+            module.warn(f"{directory} holds private manifests (Secrets) in the git work tree {tree}, which does not ignore it: keep them out of git")
     result = {"changed": bool(written or removed), "written": written, "removed": removed, "unchanged": unchanged}
     if module._diff and diffs:
         result["diff"] = diffs

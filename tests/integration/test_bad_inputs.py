@@ -185,6 +185,74 @@ CASES = [
         ["erp_gateway_namespace", "infra", "erp_namespace"],
     ),
     ("gateway-name-not-dns", {"erp_routing": "gateway_api", "erp_gateway_name": "Edge_GW"}, ["erp_gateway_name", "Edge_GW", "DNS-1123"]),
+    # Issue 18: rules that ran only in the role that uses the value, or only in the API server, or not at all.
+    (
+        "surge-and-unavailable-zero",
+        {"service_max_surge": 0, "service_max_unavailable": 0},
+        ["service_max_surge / service_max_unavailable", "0 / 0", "not both zero"],
+    ),
+    (
+        "ingress-rewrite-target",
+        {"ingress_annotations": {"nginx.ingress.kubernetes.io/rewrite-target": "/"}},
+        ["ingress_annotations", "nginx.ingress.kubernetes.io/rewrite-target"],
+    ),
+    (
+        "toleration-seconds-without-noexecute",
+        {"erp_services": {"finance": {"tolerations": [{"key": "spot", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 30}]}}},
+        ["erp_services.finance.tolerations[0].effect", "NoSchedule", "NoExecute when tolerationSeconds is set"],
+    ),
+    (
+        "datastore-request-above-limit",
+        {"datastores_postgres_resources": {"requests": {"cpu": "2", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}},
+        ["datastores_postgres_resources", '"cpu": "2"', "no request is above its limit"],
+    ),
+    (
+        "sidecar-request-above-limit",
+        {"service_dapr_sidecar_resources": {"requests": {"cpu": "50m", "memory": "1Gi"}, "limits": {"cpu": "300m", "memory": "256Mi"}}},
+        ["service_dapr_sidecar_resources", '"memory": "1Gi"', "no request is above its limit"],
+    ),
+    (
+        "service-named-like-a-datastore",
+        {"erp_services": {"postgres": {"replicas": 1}}},
+        ["erp_postgres.host", "postgres-service", "erp_services.postgres"],
+    ),
+    (
+        "external-datastore-host-is-a-catalog-service",
+        {"erp_redis": {"enabled": False, "host": "finance-service", "port": 6379}},
+        ["erp_redis.host", "finance-service", "erp_services.finance"],
+    ),
+    (
+        "env-shadows-a-secret",
+        {"erp_services": {"finance": {"env": {"JWT_SECRET": "plain-text"}}}},
+        ["erp_services.finance.env.JWT_SECRET", "Secret erp-secrets", "erp_secrets.jwt_secret"],
+    ),
+    (
+        "password-in-database-options",
+        {"config_database_options": {"Password": "in-the-configmap"}},
+        ["config_database_options", '"Password"', "ConfigMap erp-config"],
+    ),
+    (
+        "password-in-redis-options",
+        {"config_redis_options": ["ssl=false", "password=in-the-configmap"]},
+        ["config_redis_options[1]", "password=", "ConfigMap erp-config"],
+    ),
+    (
+        "secret-with-trailing-newline",
+        {"erp_secrets": {**GOOD_SECRETS, "jwt_secret": GOOD_SECRETS["jwt_secret"] + "\n"}},
+        ["erp_secrets.jwt_secret", "line break"],
+    ),
+    (
+        "annotation-overrides-the-app-id",
+        {"erp_services": {"finance": {"pod_annotations": {"dapr.io/app-id": "billing-service"}}}},
+        ["erp_services.finance.pod_annotations", "dapr.io/app-id", "service_dapr_extra_annotations"],
+    ),
+    ("boolean-as-text", {"erp_dapr_enabled": "false"}, ["erp_dapr_enabled", '"false" (a string)', "true or false as a boolean"]),
+    ("boolean-as-text-ingress", {"ingress_enabled": "no"}, ["ingress_enabled", '"no" (a string)']),
+    (
+        "placeholder-pattern-not-a-regex",
+        {"preflight_placeholder_patterns": ["change[-_ ]?me", "(unclosed"]},
+        ["preflight_placeholder_patterns[1]", "(unclosed", "regular expression"],
+    ),
     (
         "missing-gateway",
         {"erp_routing": "gateway_api", "erp_gateway_name": "edge-missing"},

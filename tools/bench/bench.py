@@ -554,7 +554,8 @@ class Bench:
         for stale in (self.work / "render").glob(f"{label}-*"):
             shutil.rmtree(stale)
         dest.mkdir(parents=True)
-        extra = ["-e", f"erp_render_dir={dest}"]
+        # The work directory (out/bench by default) is inside the checkout: render mode needs leave to write there.
+        extra = ["-e", f"erp_render_dir={dest}", "-e", '{"erp_render_in_collection": true}']
         if vars_file:
             extra += ["-e", f"@{vars_file}"]
         log(f"render mode ({label}) -> {dest}")

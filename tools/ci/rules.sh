@@ -14,7 +14,7 @@ cd "$repo"
 promtool=$(tools/promtool/build.sh)
 
 rm -rf "$work" && mkdir -p "$work"
-ansible-playbook playbooks/render.yml -i inventories/local -e "erp_render_dir=$work/manifests" >"$work/render.log" \
+ansible-playbook playbooks/render.yml -i inventories/local -e "erp_render_dir=$work/manifests" -e '{"erp_render_in_collection": true}' >"$work/render.log" \
   || { tail -40 "$work/render.log" >&2; echo "rules.sh: rendering the local inventory failed" >&2; exit 1; }
 # Only the monitoring objects are read; the rendered Secrets (local dev values) are not kept.
 find "$work/manifests" -name "secret-*.yaml" -delete

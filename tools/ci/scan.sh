@@ -31,7 +31,7 @@ render() {
   shift
   ansible-playbook playbooks/render.yml -i inventories/prod \
     --vault-id placeholder@inventories/vault-password.PLACEHOLDER-ONLY \
-    -e "erp_render_dir=$work/manifests/$mode" -e "@$work/secrets.json" -e "erp_routing=$mode" "$@" >"$work/render-$mode.log" \
+    -e "erp_render_dir=$work/manifests/$mode" -e '{"erp_render_in_collection": true}' -e "@$work/secrets.json" -e "erp_routing=$mode" "$@" >"$work/render-$mode.log" \
     || { tail -40 "$work/render-$mode.log" >&2; echo "scan.sh: rendering prod ($mode) failed" >&2; exit 1; }
 }
 render ingress

@@ -31,6 +31,23 @@ def check(rule, value, var="v", **extra):
         ("pod_security_version", ["latest", "v1.34"], ["1.34", "v2.0", ""]),
         ("http_path", ["/", "/metrics", "/api/reports"], ["metrics", "/a b", "//x", "/a//b", "", None, 5]),
         ("duration", ["30s", "5m", "1h30m", "500ms", "2d"], ["0m", "5", "5 m", "m", "", 5, None, "1.5m"]),
+        ("regex", ["change[-_ ]?me", "^(x+)$", ""], ["(unclosed", "[a-", "*x", None, 5]),
+        (
+            "requests_within_limits",
+            [
+                {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1024Mi"}},
+                {"requests": {"cpu": "2"}, "limits": {"memory": "1Gi"}},
+                {"requests": {"cpu": "lots"}, "limits": {"cpu": "1"}},
+                {},
+            ],
+            [
+                {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}},
+                {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}},
+                {"requests": {"cpu": 0.5}, "limits": {"cpu": "100m"}},
+                {"requests": ["cpu"]},
+                "2",
+            ],
+        ),
     ],
 )
 def test_rule_accepts_and_refuses(rule, good, bad):
@@ -59,6 +76,8 @@ def test_every_rule_is_covered_above():
         "digest",
         "rolling_count",
         "pod_security_version",
+        "regex",
+        "requests_within_limits",
     }
 
 

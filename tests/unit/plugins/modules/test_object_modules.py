@@ -81,8 +81,11 @@ def test_write_manifests_writes_once_prunes_and_checks(tmp_path, capsys):
     assert stat.S_IMODE((target / "deployment-a.yaml").stat().st_mode) == 0o644
     private = run_module(write_manifests, {"path": str(target), "objects": objects[:2], "mode": "0600"}, capsys)
     assert private["changed"] is True
-    assert sorted(private["written"]) == [str(target / "deployment-a.yaml"), str(target / "serviceaccount-a.yaml")]
+    # The directory of private files becomes private too (it was made 0755 for the public ones).
+    assert sorted(private["written"]) == [str(target), str(target / "deployment-a.yaml"), str(target / "serviceaccount-a.yaml")]
     assert stat.S_IMODE((target / "deployment-a.yaml").stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
+    assert run_module(write_manifests, {"path": str(target), "objects": objects[:2], "mode": "0600"}, capsys)["changed"] is False
 
 
 def test_write_manifests_diff_hides_secret_values(tmp_path, capsys):
