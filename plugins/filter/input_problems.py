@@ -5,7 +5,7 @@
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.erp.platform.plugins.module_utils.input_rules import InputRuleError, problems
+from ansible_collections.erp.platform.plugins.module_utils.input_rules import InputRuleError, problems, quantity_value
 
 
 def input_problems(checks):
@@ -18,8 +18,16 @@ def input_problems(checks):
         raise AnsibleFilterError(f"erp.platform.input_problems: {exc}") from None
 
 
+def quantity_bytes(value):
+    """A Kubernetes quantity as a number (1Gi and 1024Mi give the same), for comparing two of them."""
+    number = quantity_value(value)
+    if number is None:
+        raise AnsibleFilterError(f"erp.platform.quantity_bytes: got {value!r}; allowed: a Kubernetes quantity such as 10Gi")
+    return float(number)
+
+
 class FilterModule:
-    """The input-rule filter of erp.platform."""
+    """The input-rule filters of erp.platform."""
 
     def filters(self):
-        return {"input_problems": input_problems}
+        return {"input_problems": input_problems, "quantity_bytes": quantity_bytes}

@@ -4,7 +4,8 @@
 
 One connection serves a whole list. Each group-version is discovered once (a single
 GET of /api/v1 or /apis/<group>/<version>), not the whole API as the dynamic client
-does. An object costs one GET (to tell created, configured and unchanged apart)
+does. An object costs one GET (every object is read before the first is applied, to
+refuse objects another owner has and to tell created, configured and unchanged apart)
 and one server-side apply PATCH. Requests go through the ApiClient of
 k8s_client.connect, so kubernetes.core's authentication options apply.
 """
@@ -24,6 +25,10 @@ VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creation
 
 class ObjectError(Exception):
     """A request about one object failed; the message names the object and the API's reason."""
+
+
+# Cluster.apply's default for before: not read yet.
+UNREAD = object()
 
 
 def comparable(obj):
@@ -136,12 +141,27 @@ class Cluster:
             item.setdefault("kind", kind)
         return items
 
-    def apply(self, obj, field_manager, force_conflicts, dry_run=False):
-        """Server-side apply one object: (action, before, after); action is created, configured or unchanged."""
+    def read(self, obj):
+        """The live object of obj's name (None when it does not exist); ObjectError names the object."""
+        api_version, kind, namespace, name = object_key(obj)
+        try:
+            return self.get(self.path(api_version, kind, namespace, name))
+        except ApiException as exc:
+            raise ObjectError(f"reading {describe(api_version, kind, namespace, name)}: {api_error_text(exc)}") from exc
+        except ObjectError as exc:
+            raise ObjectError(f"{describe(api_version, kind, namespace, name)}: {exc}") from exc
+        except Exception as exc:  # transport errors, named with the object
+            raise ObjectError(f"reading {describe(api_version, kind, namespace, name)}: request failed: {type(exc).__name__}: {exc}") from exc
+
+    def apply(self, obj, field_manager, force_conflicts, dry_run=False, before=UNREAD):
+        """Server-side apply one object: (action, before, after); action is created, configured or unchanged.
+
+        before: the live object as read just before (None: it does not exist); read here when not given."""
         api_version, kind, namespace, name = object_key(obj)
         try:
             path = self.path(api_version, kind, namespace, name)
-            before = self.get(path)
+            if before is UNREAD:
+                before = self.get(path)
             query = [("fieldManager", field_manager), ("force", "true" if force_conflicts else "false")]
             if dry_run:
                 query.append(("dryRun", "All"))
@@ -190,7 +210,46 @@ def kind_runs(objects):
     return runs
 
 
-def apply_in_order(cluster, objects, field_manager, force_conflicts, dry_run=False, parallel=1, done=None):
+def read_all(cluster, objects, parallel=1):
+    """{object key: live object or None} for every object, up to parallel reads at a time; raises the first ObjectError."""
+    for api_version in dict.fromkeys(obj.get("apiVersion") for obj in objects):
+        try:
+            cluster.resources(api_version)  # discovered once, before the threads
+        except ObjectError as exc:
+            first = next(obj for obj in objects if obj.get("apiVersion") == api_version)
+            raise ObjectError(f"{describe(*object_key(first))}: {exc}") from exc
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        lives = list(pool.map(cluster.read, objects))
+    return {object_key(obj): lives[index] for index, obj in enumerate(objects)}
+
+
+def adopt_key_matches(entry, key):
+    """Whether an adopt entry (Kind/name or Kind/namespace/name) names the object key."""
+    _api_version, kind, namespace, name = key
+    return entry in (f"{kind}/{name}", f"{kind}/{namespace}/{name}")
+
+
+def foreign_objects(objects, live, owner_labels, adopt):
+    """Messages for the objects that exist without every owner label at its value and that adopt does not name."""
+    found = []
+    for obj in objects:
+        key = object_key(obj)
+        current = live.get(key)
+        if not current or not owner_labels:
+            continue
+        metadata = current.get("metadata") or {}
+        labels = metadata.get("labels") or {}
+        if all(labels.get(label) == value for label, value in owner_labels.items()):
+            continue
+        if any(adopt_key_matches(entry, key) for entry in adopt):
+            continue
+        has = ", ".join(f"{label}={labels.get(label, '<none>')}" for label in owner_labels)
+        managers = sorted({field.get("manager") for field in metadata.get("managedFields") or [] if field.get("manager")})
+        found.append(f"{describe(*key)} (labels {has}; fields managed by {', '.join(managers) or 'nobody recorded'})")
+    return found
+
+
+def apply_in_order(cluster, objects, field_manager, force_conflicts, dry_run=False, parallel=1, done=None, live=None):
     """Apply kind by kind, in the order given; the objects of one run of the same kind go up to parallel at a time.
 
     A kind starts only when every object of the run before it is applied, so the order of kinds
@@ -213,7 +272,8 @@ def apply_in_order(cluster, objects, field_manager, force_conflicts, dry_run=Fal
                 if stop.is_set():
                     return None  # an object of this run failed: nothing more of this kind is sent
                 try:
-                    return cluster.apply(obj, field_manager, force_conflicts, dry_run)
+                    before = live[object_key(obj)] if live is not None else UNREAD
+                    return cluster.apply(obj, field_manager, force_conflicts, dry_run, before)
                 except Exception:
                     stop.set()
                     raise
@@ -271,9 +331,22 @@ def apply_all(cluster, params, check_mode, want_diff, entries, diffs):
             raise ObjectError(f"prune.kinds: {spec['kind']}: {exc}") from exc
         if not namespaced:
             raise ObjectError(f"prune.kinds: {spec['kind']} is cluster-scoped; allowed: namespaced kinds (pruning works within prune.namespace)")
+    # Every object is read before the first one is applied: an object this instance does not own (it lacks the
+    # owner labels) fails the run before anything changed, unless params["adopt"] names it.
+    objects = params["objects"]
+    live = read_all(cluster, objects, params["parallel"])
+    foreign = foreign_objects(objects, live, params.get("owner_labels") or {}, params.get("adopt") or [])
+    if foreign:
+        wanted = ", ".join(f"{label}={value}" for label, value in params["owner_labels"].items())
+        raise ObjectError(
+            f"refusing to change {len(foreign)} existing object(s) that this instance does not manage (they lack {wanted}): "
+            + "; ".join(foreign)
+            + f". Nothing was changed. To take such an object over, name it in {params.get('adopt_var') or 'adopt'}"
+            " (Kind/name or Kind/namespace/name); otherwise choose names (or a namespace) that are free"
+        )
     done = []
     try:
-        apply_in_order(cluster, params["objects"], params["field_manager"], params["force_conflicts"], check_mode, params["parallel"], done)
+        apply_in_order(cluster, objects, params["field_manager"], params["force_conflicts"], check_mode, params["parallel"], done, live)
     finally:
         for obj, action, before, after in done:
             entries.append(entry(object_key(obj), action))

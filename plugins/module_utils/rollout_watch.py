@@ -110,6 +110,8 @@ class Informer(threading.Thread):
         self.error = None  # permanent error (forbidden), or the last transient one
         self.permanent = False
         self.retries = 0
+        # Monotonic time of the first of the failures in a row (None while the API answers); see RolloutWatch._lost.
+        self.failing_since = None
 
     def snapshot(self):
         with self.lock:
@@ -126,6 +128,7 @@ class Informer(threading.Thread):
             self.missing = False
             self.permanent = False
             self.error = None
+            self.failing_since = None
         self.synced.set()
         self.notify(self.source.key)
         return (data.get("metadata") or {}).get("resourceVersion")
@@ -148,6 +151,7 @@ class Informer(threading.Thread):
             kind = event.get("type")
             if kind == "ERROR":
                 raise ApiException(status=obj.get("code"), reason=obj.get("message"))
+            self.failing_since = None
             meta = obj.get("metadata") or {}
             resource_version = meta.get("resourceVersion") or resource_version
             if kind == "BOOKMARK":
@@ -175,6 +179,8 @@ class Informer(threading.Thread):
                     continue
                 with self.lock:
                     self.error = api_error_text(exc)
+                    if self.failing_since is None:
+                        self.failing_since = time.monotonic()
                     if exc.status == 404:
                         self.missing = True
                         self.items = {}
@@ -189,7 +195,10 @@ class Informer(threading.Thread):
             except Exception as exc:  # connection reset, timeouts, proxies: retry from where we were
                 with self.lock:
                     self.error = api_error_text(exc)
+                    if self.failing_since is None:
+                        self.failing_since = time.monotonic()
                 self.retries += 1
+                self.notify(self.source.key)
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 2.0)
 
@@ -454,6 +463,23 @@ class RolloutWatch:
                 return f"cannot watch {informer.source.key} in namespace {self.namespace}: {informer.error}"
         return None
 
+    def _lost(self, now_mono):
+        """The error message when an informer has failed to reach the API for api_unreachable_timeout seconds in a row.
+
+        A watch that cannot reconnect (the API server stopped, the network gone) would otherwise retry until the
+        overall timeout although its error is already clear; the bound ends the run with that error."""
+        limit = self.options.get("api_unreachable_timeout")
+        if not limit:
+            return None
+        for informer in self.informers.values():
+            since = informer.failing_since
+            if since is not None and not informer.permanent and now_mono - since >= limit:
+                return (
+                    f"the Kubernetes API has not answered for {now_mono - since:.0f} s (api_unreachable_timeout {limit} s) while"
+                    f" watching {informer.source.key} in namespace {self.namespace}: {informer.error}"
+                )
+        return None
+
     def run(self, timeout):
         """Watch until healthy, failed or ``timeout`` seconds; returns the outcome dict.
 
@@ -482,6 +508,9 @@ class RolloutWatch:
                 done = self._done(verdicts)
                 if done:
                     return self._outcome(done, verdicts)
+            lost = self._lost(now_mono)
+            if lost:
+                return self._outcome("error", verdicts, message=lost)
             if remaining <= 0:
                 if not synced:
                     pending = [i for i in self.informers.values() if not i.synced.is_set()]

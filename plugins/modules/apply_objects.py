@@ -21,6 +21,10 @@ description:
     An object applied by the same call is never pruned.
   - Secret values can come in O(secret_data) instead of O(objects), a no_log option, so the task's logged arguments
     hold no secret while everything else about the objects stays readable.
+  - Every object is read before the first one is applied. With O(owner_labels), an object that already exists without
+    every one of these labels at its value (created by someone else, or by another instance) fails the run before
+    anything is changed, naming the object, its labels and its field managers, unless O(adopt) names it; an adopted
+    object is applied like the others, and so takes the labels of O(objects).
   - A failing object stops the run - no further object of its kind is started (at most O(parallel) - 1 already in
     flight finish), later kinds and the prune are not started - and the message names the object and quotes the API
     server's reason. RV(objects) lists what was applied.
@@ -49,6 +53,24 @@ options:
       - C(1) applies one object at a time.
     type: int
     default: 8
+  owner_labels:
+    description:
+      - Labels, with their values, that an existing object must carry to be changed, for example
+        C(app.kubernetes.io/managed-by) C(erp.platform) and C(app.kubernetes.io/instance) C(erp). Empty applies to any object.
+    type: dict
+    default: {}
+  adopt:
+    description:
+      - Existing objects to take over although they lack O(owner_labels), each C(Kind/name) (any namespace) or
+        C(Kind/namespace/name), for example C(Service/erp-system/billing-service) or C(Namespace/erp-system).
+    type: list
+    elements: str
+    default: []
+  adopt_var:
+    description:
+      - The name under which the caller's user sets O(adopt), for the failure message (the collection passes C(erp_adopt)).
+    type: str
+    default: adopt
   secret_data:
     description:
       - Data of Secrets in O(objects), keyed by C(<namespace>/<name>), each a mapping with C(data) and/or
@@ -214,6 +236,9 @@ def argument_spec():
         field_manager={"type": "str", "default": "erp.platform"},
         force_conflicts={"type": "bool", "default": True},
         parallel={"type": "int", "default": 8},
+        owner_labels={"type": "dict", "default": {}},
+        adopt={"type": "list", "elements": "str", "default": []},
+        adopt_var={"type": "str", "default": "adopt"},
         secret_data={"type": "dict", "default": {}, "no_log": True},
         prune={
             "type": "list",

@@ -91,6 +91,12 @@ options:
         paused Deployment).
     type: bool
     default: true
+  api_unreachable_timeout:
+    description:
+      - Seconds the Kubernetes API may fail to answer in a row (connection refused or reset, timeouts, server errors)
+        before the run ends with that error, instead of retrying until O(timeout).
+    type: int
+    default: 30
   unschedulable_grace:
     description:
       - Seconds a pod of the new revision may stay unschedulable (C(PodScheduled=False), reason C(Unschedulable)),
@@ -472,6 +478,7 @@ def argument_spec():
         kinds={"type": "list", "elements": "str", "choices": list(WORKLOAD_KINDS), "default": list(WORKLOAD_KINDS)},
         timeout={"type": "int", "default": 300},
         fail_fast={"type": "bool", "default": True},
+        api_unreachable_timeout={"type": "int", "default": 30},
         unschedulable_grace={"type": "int", "default": 30},
         not_ready_grace={"type": "int", "default": 60},
         check_services={"type": "bool", "default": True},
@@ -487,7 +494,7 @@ def argument_spec():
 
 
 def _check_numbers(module):
-    for option, minimum in (("timeout", 1), ("rollback_timeout", 1), ("unschedulable_grace", 0), ("not_ready_grace", 0)):
+    for option, minimum in (("timeout", 1), ("rollback_timeout", 1), ("unschedulable_grace", 0), ("not_ready_grace", 0), ("api_unreachable_timeout", 1)):
         if module.params[option] < minimum:
             module.fail_json(msg=f"{option} must be at least {minimum}, got {module.params[option]}")
 
@@ -519,6 +526,7 @@ def main():
         key: params[key]
         for key in (
             "fail_fast",
+            "api_unreachable_timeout",
             "unschedulable_grace",
             "not_ready_grace",
             "check_services",

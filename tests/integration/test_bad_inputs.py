@@ -8,11 +8,13 @@ the namespace must not exist afterwards: the first role that would change anythi
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
+from ansible_collections.erp.platform.tests.integration.conftest import deleted_namespace
 from ansible_collections.erp.platform.tests.integration.playbook_run import run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -300,3 +302,34 @@ def test_bad_input_fails_before_any_change(extra_vars, expected, clean_namespace
     for text in expected:
         assert text in flat, f"{text!r} not in the failure message:\n{output[-3000:]}"
     assert not namespace_exists(kubectl), "the failed run created the namespace"
+
+
+def resource_versions(kubectl, namespace: str) -> dict[str, str]:
+    """kind/name -> resourceVersion of the namespace and everything kubectl lists in it (events and leases left out)."""
+    kinds = [k for k in kubectl("api-resources", "--verbs=list", "--namespaced", "-o", "name").stdout.split() if not k.startswith(("events", "leases."))]
+    items = json.loads(kubectl("-n", namespace, "get", ",".join(kinds), "-o", "json").stdout)["items"]
+    items.append(json.loads(kubectl("get", "namespace", namespace, "-o", "json").stdout))
+    return {f"{item['kind']}/{item['metadata']['name']}": item["metadata"]["resourceVersion"] for item in items}
+
+
+def test_a_smaller_datastore_volume_is_refused_by_preflight_and_nothing_changes(kubeconfig, kubectl, inventory):
+    """volumeClaimTemplates cannot change: preflight reads the StatefulSet and names the variable and the field,
+    rather than the API server refusing the apply after the namespace, config and Dapr objects were written."""
+    namespace = deleted_namespace(kubectl, NAMESPACE + "-live")
+    deployed = run_playbook("site.yml", inventory, {"erp_namespace": namespace}, kubeconfig=kubeconfig, timeout=900)
+    assert deployed.returncode == 0, deployed.tail()
+    before = resource_versions(kubectl, namespace)
+    shrunk = run_playbook(
+        "site.yml", inventory, {"erp_namespace": namespace, "datastores_redis_storage": "128Mi", "config_extra_data": {"NEW_KEY": "x"}}, kubeconfig=kubeconfig
+    )
+    assert shrunk.returncode != 0, shrunk.tail()
+    assert "Traceback" not in shrunk.output
+    assert shrunk.failed_task == "erp.platform.preflight : Check the datastores' storage against their StatefulSets", shrunk.tail()
+    text = shrunk.failure_text
+    for expected in ('datastores_redis_storage: got "128Mi"', f"StatefulSet redis in namespace {namespace}", "volumeClaimTemplates[data] storage", "256Mi"):
+        assert expected in text, text
+    assert resource_versions(kubectl, namespace) == before
+    # The same size written another way is no change.
+    same = run_playbook("site.yml", inventory, {"erp_namespace": namespace, "datastores_redis_storage": "0.25Gi"}, kubeconfig=kubeconfig)
+    assert same.returncode == 0, same.tail()
+    kubectl("delete", "namespace", namespace, "--wait=false", check=False)

@@ -221,3 +221,63 @@ def test_check_manifests_names_each_bad_item():
         "objects[3]: missing kind",
     ]
     assert describe("v1", "Namespace", None, "erp") == "Namespace/erp"
+
+
+OWNER = {"app.kubernetes.io/managed-by": "erp.platform", "app.kubernetes.io/instance": "erp"}
+
+
+def owned_params(objects, adopt=()):
+    return {
+        "objects": objects, "field_manager": "erp.platform", "force_conflicts": True, "parallel": 8, "prune": [],
+        "owner_labels": OWNER, "adopt": list(adopt), "adopt_var": "erp_adopt",
+    }  # fmt: skip
+
+
+def test_a_foreign_object_is_refused_before_any_object_is_applied():
+    """Helm's rule: an object that exists without this instance's labels is not taken over by the forced apply."""
+    api = FakeApi()
+    cluster = ko.Cluster(api)
+    cluster.apply(manifest_deployment("b", labels={"app.kubernetes.io/instance": "other"}), "kubectl-create", True)
+    api.calls.clear()
+    objects = [manifest_service_account("a"), manifest_deployment("a", labels=OWNER), manifest_deployment("b", labels=OWNER)]
+    with pytest.raises(ko.ObjectError) as failure:
+        ko.apply_all(cluster, owned_params(objects), False, False, [], [])
+    message = str(failure.value)
+    assert "refusing to change 1 existing object(s)" in message
+    assert "Deployment/b in namespace erp" in message
+    assert "app.kubernetes.io/managed-by=<none>, app.kubernetes.io/instance=other" in message
+    assert "name it in erp_adopt" in message
+    assert [call for call in api.calls if call[0] == "PATCH"] == []
+    assert ("apps/v1", "Deployment", "erp", "a") not in {object_key(obj) for obj in api.store.values()}
+
+
+def test_an_adopted_object_is_applied_and_takes_the_labels():
+    api = FakeApi()
+    cluster = ko.Cluster(api)
+    cluster.apply(manifest_deployment("b", labels={}), "kubectl-create", True)
+    for adopt in (["Deployment/b"], ["Deployment/erp/b"]):
+        entries = []
+        ko.apply_all(cluster, owned_params([manifest_deployment("b", labels=OWNER)], adopt), False, False, entries, [])
+        assert [(e["name"], e["action"]) for e in entries] == [("b", "configured" if adopt[0] == "Deployment/b" else "unchanged")]
+    # Owned now: applied without adopt, and objects that do not exist yet are created as before.
+    entries = []
+    ko.apply_all(cluster, owned_params([manifest_deployment("b", labels=OWNER), manifest_deployment("c", labels=OWNER)]), False, False, entries, [])
+    assert [(e["name"], e["action"]) for e in entries] == [("b", "unchanged"), ("c", "created")]
+
+
+def test_adopt_entries_name_kind_and_name_optionally_with_the_namespace():
+    key = ("v1", "Service", "erp-system", "billing-service")
+    assert ko.adopt_key_matches("Service/billing-service", key)
+    assert ko.adopt_key_matches("Service/erp-system/billing-service", key)
+    assert not ko.adopt_key_matches("Service/other/billing-service", key)
+    assert not ko.adopt_key_matches("Deployment/billing-service", key)
+    assert ko.adopt_key_matches("Namespace/kube-system", ("v1", "Namespace", None, "kube-system"))
+
+
+def test_every_object_is_read_once_before_the_first_apply():
+    api = FakeApi()
+    cluster = ko.Cluster(api)
+    objects = [manifest_service_account("a"), manifest_deployment("a", labels=OWNER)]
+    ko.apply_all(cluster, owned_params(objects), False, False, [], [])
+    methods = [call[0] for call in api.calls if call[1].startswith(("/api/v1/namespaces", "/apis/apps/v1/namespaces"))]
+    assert methods == ["GET", "GET", "PATCH", "PATCH"]

@@ -267,3 +267,47 @@ def test_outcome_of_a_statefulset_refused_at_creation_names_it_once():
     failed = watch._outcome("failed", verdicts)["verdicts"][0]
     assert failed["message"] == "StatefulSet postgres cannot create pod postgres-0 (FailedCreate by ResourceQuota): " + refusal
     assert failed["events"] == []
+
+
+def test_informer_counts_failures_in_a_row_from_the_first_and_forgets_them_on_an_answer():
+    stop = threading.Event()
+    calls = []
+
+    def flaky(namespace, **kwargs):
+        calls.append(kwargs.get("watch"))
+        if len(calls) <= 2:
+            raise ConnectionRefusedError(111, "Connection refused")
+        if not kwargs.get("watch"):
+            return FakeResponse(data=json.dumps({"metadata": {"resourceVersion": "5"}, "items": []}))
+        stop.set()
+        return FakeResponse()
+
+    seen = []
+    informer = rw.Informer(rw.Source("pods", flaky, ("erp-system",)), lambda key: seen.append(informer.failing_since), stop)
+    informer.run()
+    first, second = seen[:2]
+    assert first is not None
+    assert second == first, "the first failure of the run starts the count"
+    assert informer.failing_since is None, "a list that answers resets it"
+    assert informer.synced.is_set()
+
+
+class LostInformer(FakeInformer):
+    def __init__(self, since, permanent=False):
+        super().__init__(permanent=permanent)
+        self.failing_since = since
+        self.error = "request failed: MaxRetryError: Connection refused"
+        self.source = rw.Source("pods", None, ())
+
+
+def test_engine_ends_the_run_once_the_api_has_not_answered_for_the_bound():
+    watch = engine(api_unreachable_timeout=30)
+    watch.informers = {"pods": LostInformer(since=100.0)}
+    assert watch._lost(129.0) is None
+    message = watch._lost(130.5)
+    assert "has not answered for 30 s (api_unreachable_timeout 30 s)" in message
+    assert "watching pods in namespace erp-system: request failed: MaxRetryError: Connection refused" in message
+    # No bound given (the rollback's own watch): only the overall timeout ends it; a permanent error has its own path.
+    assert engine()._lost(10_000.0) is None
+    watch.informers = {"pods": LostInformer(since=100.0, permanent=True)}
+    assert watch._lost(1000.0) is None
