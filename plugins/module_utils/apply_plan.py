@@ -24,11 +24,24 @@ def secret_key(obj):
     return "{}/{}".format(metadata.get("namespace") or "", metadata.get("name"))
 
 
+def identity(obj, namespace):
+    """(API group, kind, namespace, name) of a manifest: two objects with the same one are the same object."""
+    if not isinstance(obj, dict):
+        return (None, None, None, id(obj))
+    metadata = obj.get("metadata") or {}
+    api_version = str(obj.get("apiVersion") or "")
+    group = api_version.split("/")[0] if "/" in api_version else ""
+    return (group, obj.get("kind"), metadata.get("namespace") or namespace, metadata.get("name"))
+
+
 def request(plan, namespace, instance):
     """{objects, prune, secret_data} for apply_objects from the entries of ``plan``, in order."""
     if not isinstance(plan, list):
         raise PlanError(f"the plan must be a list of entries, got {type(plan).__name__}")
     objects, prune, secret_data = [], [], {}
+    # Two roles (or two services) that render an object of the same kind and name would overwrite each other:
+    # refused here, before anything is applied, naming both.
+    owners = {}
     for number, entry in enumerate(plan):
         if not isinstance(entry, dict) or not isinstance(entry.get("component"), str) or not isinstance(entry.get("objects", []), list):
             raise PlanError(f"plan entry {number}: expected {{component, objects, prune_kinds, prune_keep}}, got {entry!r:.200}")
@@ -43,6 +56,13 @@ def request(plan, namespace, instance):
                         f"{COMPONENT_LABEL}={entry['component']}; the labels and the role's component must agree"
                     )
         for obj in entry.get("objects") or []:
+            key = identity(obj, namespace)
+            if key in owners:
+                raise PlanError(
+                    f"{key[1]} {key[3]} (namespace {key[2]}) is rendered twice, by {owners[key]} and by {entry['component']}: one"
+                    " would overwrite the other; rename one of them (a catalog service's objects are named <name>-service)"
+                )
+            owners[key] = entry["component"]
             if isinstance(obj, dict) and obj.get("kind") == "Secret" and any(field in obj for field in SECRET_FIELDS):
                 obj = copy.deepcopy(obj)
                 secret_data[secret_key(obj)] = {field: obj.pop(field) for field in SECRET_FIELDS if field in obj}

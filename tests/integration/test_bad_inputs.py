@@ -9,7 +9,9 @@ the namespace must not exist afterwards: the first role that would change anythi
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -333,3 +335,41 @@ def test_a_smaller_datastore_volume_is_refused_by_preflight_and_nothing_changes(
     same = run_playbook("site.yml", inventory, {"erp_namespace": namespace, "datastores_redis_storage": "0.25Gi"}, kubeconfig=kubeconfig)
     assert same.returncode == 0, same.tail()
     kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def render_mode_env() -> dict[str, str]:
+    """This process's environment without cluster access, and with the checkout's ansible.cfg from any directory."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("KUBECONFIG", "K8S_AUTH_"))}
+    return dict(env, KUBECONFIG="/nonexistent/kubeconfig", ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+
+
+def test_a_relative_render_dir_starts_from_where_the_user_runs_and_keeps_the_secrets_private(tmp_path):
+    """It used to start from playbooks/: -e erp_render_dir=README.md wrote the Secret into playbooks/README.md/."""
+    run = run_playbook(REPO / "site.yml", REPO / "inventories" / "local", {"erp_render_dir": "manifests"}, tags="config", env=render_mode_env(), cwd=tmp_path)
+    assert run.returncode == 0, run.tail()
+    secret = tmp_path / "manifests" / "config" / "secret-erp-secrets.yaml"
+    assert secret.is_file(), sorted(str(path) for path in tmp_path.rglob("*"))
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(secret.parent.stat().st_mode) == 0o700
+    assert not (REPO / "playbooks" / "manifests").exists()
+    assert not (REPO / "manifests").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "where", "expected"),
+    [
+        pytest.param("README.md", "", ['erp_render_dir: got "README.md"', f"({REPO}/README.md, a file)"], id="a-file"),
+        pytest.param("docs/manifests", "", ['erp_render_dir: got "docs/manifests"', f"directory {REPO} or in its git-ignored render/"], id="in-the-checkout"),
+        pytest.param("../README.md", "playbooks", ['erp_render_dir: got "../README.md"', f"({REPO}/README.md, a file)"], id="relative-to-the-cwd"),
+    ],
+)
+def test_a_render_dir_on_a_file_or_inside_the_checkout_is_refused_before_anything_is_written(value, where, expected):
+    before = sorted(str(path) for path in (REPO / "docs").rglob("*"))
+    run = run_playbook(REPO / "site.yml", REPO / "inventories" / "local", {"erp_render_dir": value}, env=render_mode_env(), cwd=REPO / where)
+    assert run.returncode != 0, run.tail()
+    assert "Traceback" not in run.output
+    assert run.failed_task == "erp.platform.erp : Check erp_render_dir", run.tail()
+    for text in expected:
+        assert text in run.failure_text, run.failure_text
+    assert (REPO / "README.md").is_file()
+    assert sorted(str(path) for path in (REPO / "docs").rglob("*")) == before

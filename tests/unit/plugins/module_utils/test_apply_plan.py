@@ -67,3 +67,23 @@ def test_an_entry_that_prunes_must_label_its_objects_with_its_component():
         request(drifted, "erp", "erp")
     # Without a prune the label is not checked: nothing is selected by it.
     assert request([dict(drifted[0], prune_kinds=[])], "erp", "erp")["objects"] == [DEPLOYMENT]
+
+
+def test_an_object_rendered_twice_is_refused_naming_both_roles():
+    """A ninth service whose Service is another role's (or two entries with one name) would overwrite it."""
+    twice = [
+        {"component": "database", "objects": [dict(DEPLOYMENT, metadata={"name": "finance-service", "namespace": "erp"})], "prune_kinds": []},
+        {"component": "service", "objects": [DEPLOYMENT], "prune_kinds": []},
+    ]
+    with pytest.raises(PlanError, match=re.escape("Deployment finance-service (namespace erp) is rendered twice, by database and by service")):
+        request(twice, "erp", "erp")
+    # The same name in another kind, another API group or another namespace is another object.
+    other_kind = dict(DEPLOYMENT, kind="StatefulSet")
+    other_group = dict(DEPLOYMENT, apiVersion="extensions.example.com/v1")
+    other_namespace = dict(DEPLOYMENT, metadata={"name": "finance-service", "namespace": "other"})
+    entries = [{"component": "service", "objects": [DEPLOYMENT, other_kind, other_group, other_namespace], "prune_kinds": []}]
+    assert len(request(entries, "erp", "erp")["objects"]) == 4
+    # A namespaced object without metadata.namespace lands in the run's namespace.
+    implicit = dict(DEPLOYMENT, metadata={"name": "finance-service"})
+    with pytest.raises(PlanError, match="rendered twice"):
+        request([{"component": "service", "objects": [DEPLOYMENT, implicit], "prune_kinds": []}], "erp", "erp")
