@@ -253,6 +253,11 @@ CASES = [
     ("boolean-as-text", {"erp_dapr_enabled": "false"}, ["erp_dapr_enabled", '"false" (a string)', "true or false as a boolean"]),
     ("boolean-as-text-ingress", {"ingress_enabled": "no"}, ["ingress_enabled", '"no" (a string)']),
     (
+        "boolean-as-text-one-level-down",
+        {"erp_postgres": {**POSTGRES, "enabled": "false", "host": "db.example.com"}},
+        ["erp_postgres.enabled", '"false" (a string)'],
+    ),
+    (
         "placeholder-pattern-not-a-regex",
         {"preflight_placeholder_patterns": ["change[-_ ]?me", "(unclosed"]},
         ["preflight_placeholder_patterns[1]", "(unclosed", "regular expression"],
