@@ -30,7 +30,7 @@ def identity(obj, namespace):
         return (None, None, None, id(obj))
     metadata = obj.get("metadata") or {}
     api_version = str(obj.get("apiVersion") or "")
-    group = api_version.split("/")[0] if "/" in api_version else ""
+    group = api_version.split("/", maxsplit=1)[0] if "/" in api_version else ""
     return (group, obj.get("kind"), metadata.get("namespace") or namespace, metadata.get("name"))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -27,6 +27,16 @@ QUANTITY = re.compile(r"^(?P<num>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|
 # A host name, optionally a wildcard: *.example.com.
 HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$")
+# Labels the collection sets on every object it manages (and pod selectors use): no inventory label map
+# may replace them, or the object would carry another owner's labels.
+RESERVED_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/version",
+)
 # An absolute HTTP path of URL path characters (no spaces); "//" is refused separately.
 HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 
@@ -78,7 +88,7 @@ def quantity_value(value):
         if suffix and suffix[0] in "eE":
             return number * (Decimal(10) ** int(suffix[1:]))
         return number * _SUFFIX_FACTOR[suffix]
-    except (InvalidOperation, ValueError, OverflowError):
+    except (DecimalException, ValueError, OverflowError):
         return None
 
 
@@ -86,20 +96,22 @@ def quantity(value) -> bool:
     return quantity_value(value) is not None
 
 
-def requests_within_limits(value) -> bool:
-    """Container resources {requests, limits}: every request that has a limit is not above it (the API server's rule).
-
-    Values that are not quantities pass here; the quantity rule reports them."""
-    if not isinstance(value, dict):
-        return False
-    requests, limits = value.get("requests") or {}, value.get("limits") or {}
-    if not isinstance(requests, dict) or not isinstance(limits, dict):
-        return False
+def over_limits(resources) -> list:
+    """The resources of container resources {requests, limits} whose request is above its limit (the API server
+    refuses such a pod). Values that are not quantities are left to the quantity rule."""
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    found = []
     for resource, request in requests.items():
         wanted, cap = quantity_value(request), quantity_value(limits.get(resource))
         if wanted is not None and cap is not None and wanted > cap:
-            return False
-    return True
+            found.append(resource)
+    return found
+
+
+def requests_within_limits(value) -> bool:
+    if not isinstance(value, dict) or not isinstance(value.get("requests") or {}, dict) or not isinstance(value.get("limits") or {}, dict):
+        return False
+    return not over_limits(value)
 
 
 def regex(value) -> bool:
@@ -107,7 +119,7 @@ def regex(value) -> bool:
         return False
     try:
         re.compile(value)
-    except re.error:
+    except (re.error, OverflowError, RecursionError):
         return False
     return True
 
@@ -153,6 +165,10 @@ RULES = {
         "a Prometheus duration such as 30s, 5m or 1h30m (not zero)",
     ),
     "regex": (regex, "a Python regular expression (re module syntax)"),
+    "unreserved_label_keys": (
+        lambda value: isinstance(value, dict) and not set(value) & set(RESERVED_LABELS),
+        "a mapping of labels without the ones the collection sets (" + ", ".join(RESERVED_LABELS) + ")",
+    ),
     "pod_security_version": (lambda value: is_str(value) and bool(re.match(r"^(latest|v1\.[0-9]+)$", value)), "latest or v1.N"),
 }
 

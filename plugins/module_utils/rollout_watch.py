@@ -198,6 +198,9 @@ class Informer(threading.Thread):
                     if self.failing_since is None:
                         self.failing_since = time.monotonic()
                 self.retries += 1
+                # List again rather than re-watch: a list answers at once (and clears failing_since), where a
+                # quiet watch would leave an API that answers again counted as lost until its next event.
+                resource_version = None
                 self.notify(self.source.key)
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, 2.0)

@@ -26,10 +26,12 @@ from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
     DNS1123_SUBDOMAIN as _DNS1123_SUBDOMAIN,
 )
 from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
-    RULES as _RULES,
+    RESERVED_LABELS,
+    over_limits,
+    quantity_value,
 )
 from ansible_collections.erp.platform.plugins.module_utils.input_rules import (
-    quantity_value,
+    RULES as _RULES,
 )
 
 # Environments where the image tag latest is refused (unless a digest pins the image).
@@ -55,15 +57,6 @@ TOLERATION_OPERATORS = ("Exists", "Equal")
 TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Pod annotation prefixes the collection sets itself (the Dapr sidecar's settings, the config checksum).
 RESERVED_ANNOTATION_PREFIXES = ("dapr.io/", "erp.platform/")
-# Labels the collection sets itself; a catalog entry may not replace them on its pods.
-RESERVED_LABELS = (
-    "app.kubernetes.io/name",
-    "app.kubernetes.io/instance",
-    "app.kubernetes.io/component",
-    "app.kubernetes.io/part-of",
-    "app.kubernetes.io/managed-by",
-    "app.kubernetes.io/version",
-)
 
 
 class CatalogError(ValueError):
@@ -347,15 +340,12 @@ class _Builder:
                     _fail(path, value, "a memory quantity greater than zero such as 128Mi")
                 if _is_int(value) or isinstance(value, float):
                     values[resource] = str(value)
-        for resource in RESOURCE_NAMES:
-            request = parsed.get(("requests", resource))
-            limit = parsed.get(("limits", resource))
-            if request is not None and limit is not None and request > limit:
-                _fail(
-                    self.origin(name, ["resources", "requests", resource]),
-                    resources["requests"][resource],
-                    "a {} request not above its limit {}".format(resource, resources["limits"][resource]),
-                )
+        for resource in over_limits(resources):
+            _fail(
+                self.origin(name, ["resources", "requests", resource]),
+                resources["requests"][resource],
+                "a {} request not above its limit {}".format(resource, resources["limits"][resource]),
+            )
 
     def check_metrics(self, name, metrics, allowed):
         self.check_keys(name, ["metrics"], metrics, allowed)

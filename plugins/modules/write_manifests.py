@@ -62,7 +62,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 written:
-  description: Files created, rewritten, or whose permissions were set to O(mode).
+  description: Files created, rewritten, or whose permissions were set to O(mode); and O(path) itself when it was made C(0700).
   returned: always
   type: list
   elements: str

@@ -43,7 +43,7 @@ class Relay:
     def _accept(self):
         while True:
             try:
-                client, _ = self.listener.accept()
+                client, _peer = self.listener.accept()
             except OSError:
                 return  # stopped
             upstream = socket.create_connection(self.target)

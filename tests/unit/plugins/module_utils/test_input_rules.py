@@ -19,7 +19,7 @@ def check(rule, value, var="v", **extra):
         ("host", ["", "erp.example.com", "*.example.com"], ["Bad_Host", "*", "a..b", 7]),
         ("label_value", ["erp", "erp_1.x", "A"], ["", "-a", "a" * 64, "a b"]),
         ("data_key", ["Key_1.x-y"], ["a b", "", "a/b"]),
-        ("quantity", ["500m", "2", 2, 0.5, "256Mi", "10Gi", "1e3"], ["lots", "ten gigs", True, -1, "-1", "1 Gi", None]),
+        ("quantity", ["500m", "2", 2, 0.5, "256Mi", "10Gi", "1e3"], ["lots", "ten gigs", True, -1, "-1", "1 Gi", None, "1e9999999"]),
         ("probe_seconds", [1, "5", 30], [0, -10, "0", "x", True, 1.5, None]),
         ("seconds", [0, 60, "0"], [-1, "x", True]),
         ("positive_seconds", [1, 600], [0, -5, "x"]),
@@ -31,7 +31,8 @@ def check(rule, value, var="v", **extra):
         ("pod_security_version", ["latest", "v1.34"], ["1.34", "v2.0", ""]),
         ("http_path", ["/", "/metrics", "/api/reports"], ["metrics", "/a b", "//x", "/a//b", "", None, 5]),
         ("duration", ["30s", "5m", "1h30m", "500ms", "2d"], ["0m", "5", "5 m", "m", "", 5, None, "1.5m"]),
-        ("regex", ["change[-_ ]?me", "^(x+)$", ""], ["(unclosed", "[a-", "*x", None, 5]),
+        ("regex", ["change[-_ ]?me", "^(x+)$", ""], ["(unclosed", "[a-", "*x", None, 5, "a{4294967296}"]),
+        ("unreserved_label_keys", [{}, {"team": "erp", "example.com/tier": "1"}], [{"app.kubernetes.io/instance": "other"}, ["x"], None]),
         (
             "requests_within_limits",
             [
@@ -78,6 +79,7 @@ def test_every_rule_is_covered_above():
         "pod_security_version",
         "regex",
         "requests_within_limits",
+        "unreserved_label_keys",
     }
 
 

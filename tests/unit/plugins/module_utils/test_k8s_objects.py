@@ -251,14 +251,15 @@ def test_a_foreign_object_is_refused_before_any_object_is_applied():
     assert ("apps/v1", "Deployment", "erp", "a") not in {object_key(obj) for obj in api.store.values()}
 
 
-def test_an_adopted_object_is_applied_and_takes_the_labels():
+@pytest.mark.parametrize("adopt", [["Deployment/b"], ["Deployment/erp/b"]])
+def test_an_adopted_object_is_applied_and_takes_the_labels(adopt):
     api = FakeApi()
     cluster = ko.Cluster(api)
     cluster.apply(manifest_deployment("b", labels={}), "kubectl-create", True)
-    for adopt in (["Deployment/b"], ["Deployment/erp/b"]):
-        entries = []
-        ko.apply_all(cluster, owned_params([manifest_deployment("b", labels=OWNER)], adopt), False, False, entries, [])
-        assert [(e["name"], e["action"]) for e in entries] == [("b", "configured" if adopt[0] == "Deployment/b" else "unchanged")]
+    entries = []
+    ko.apply_all(cluster, owned_params([manifest_deployment("b", labels=OWNER)], adopt), False, False, entries, [])
+    assert [(e["name"], e["action"]) for e in entries] == [("b", "configured")]
+    assert api.store[next(key for key in api.store if "deployments/b" in str(key))]["metadata"]["labels"] == OWNER
     # Owned now: applied without adopt, and objects that do not exist yet are created as before.
     entries = []
     ko.apply_all(cluster, owned_params([manifest_deployment("b", labels=OWNER), manifest_deployment("c", labels=OWNER)]), False, False, entries, [])

@@ -307,7 +307,7 @@ def test_engine_ends_the_run_once_the_api_has_not_answered_for_the_bound():
     message = watch._lost(130.5)
     assert "has not answered for 30 s (api_unreachable_timeout 30 s)" in message
     assert "watching pods in namespace erp-system: request failed: MaxRetryError: Connection refused" in message
-    # No bound given (the rollback's own watch): only the overall timeout ends it; a permanent error has its own path.
+    # No bound given (a caller that sets none): only the overall timeout ends it; a permanent error has its own path.
     assert engine()._lost(10_000.0) is None
     watch.informers = {"pods": LostInformer(since=100.0, permanent=True)}
     assert watch._lost(1000.0) is None
