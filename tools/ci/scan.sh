@@ -35,7 +35,7 @@ render() {
     || { tail -40 "$work/render-$mode.log" >&2; echo "scan.sh: rendering prod ($mode) failed" >&2; exit 1; }
 }
 render ingress
-render gateway_api -e ingress_gateway_create=true -e ingress_gateway_class_name=example
+render gateway_api -e '{"ingress_gateway_create": true}' -e ingress_gateway_class_name=example
 rm -f "$work/secrets.json"
 find "$work/manifests" -name "secret-*.yaml" -delete
 for kind in ingress httproute gateway; do
