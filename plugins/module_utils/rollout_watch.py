@@ -192,7 +192,7 @@ class Informer(threading.Thread):
                 self.notify(self.source.key)
                 self.stop.wait(5 if self.permanent else backoff)
                 backoff = min(backoff * 2, 2.0)
-            except Exception as exc:  # connection reset, timeouts, proxies: retry from where we were
+            except Exception as exc:  # connection reset, timeouts, proxies: retry with a fresh list
                 with self.lock:
                     self.error = api_error_text(exc)
                     if self.failing_since is None:
