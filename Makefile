@@ -68,8 +68,8 @@ rules: $(STAMP) ## promtool (built from the Go module proxy, cached): check the 
 unit: $(STAMP) ## pytest tests/unit
 	pytest tests/unit $(PYTEST_ARGS)
 
-integration: $(STAMP) ## pytest tests/integration against a local cluster started and stopped for the run
-	tools/ci/with-cluster.sh -- pytest tests/integration $(PYTEST_ARGS)
+integration: $(STAMP) ## pytest tests/integration against a local cluster started and stopped for the run (two workers, then the cluster_wide tests alone)
+	tools/ci/with-cluster.sh -- tools/ci/integration.sh $(PYTEST_ARGS)
 
 # Molecule finds the scenarios itself: extensions/molecule/ when run from the collection root.
 molecule: $(STAMP) ## molecule test --all (the scenarios start and stop their own cluster)

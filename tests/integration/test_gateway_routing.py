@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.erp.platform.tests.integration.conftest import deleted_namespace
 from ansible_collections.erp.platform.tests.integration.gateway_controller import CONTROLLER, write_route_status
 from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, run_playbook, wait_for
 
@@ -42,8 +43,8 @@ def assert_ok(result: PlaybookRun, what: str) -> None:
     assert result.returncode == 0, f"{what} failed:\n{result.tail()}"
 
 
-def names(kubectl, kind: str) -> set[str]:
-    out = kubectl("-n", NAMESPACE, "get", kind, "-l", "app.kubernetes.io/managed-by=erp.platform", "-o", "json").stdout
+def names(kubectl, kind: str, namespace: str = NAMESPACE) -> set[str]:
+    out = kubectl("-n", namespace, "get", kind, "-l", "app.kubernetes.io/managed-by=erp.platform", "-o", "json").stdout
     return {item["metadata"]["name"] for item in json.loads(out)["items"]}
 
 
@@ -318,20 +319,24 @@ def without_gateway_api(kubectl):
         kubectl("apply", "--server-side", "-f", str(REPO / "tools" / "localcluster" / "manifests" / "gateway-class.yaml"))
 
 
-def test_where_gateway_api_is_not_served_ingress_mode_works_and_gateway_mode_is_refused(gateway_mode, without_gateway_api, kubeconfig, kubectl, inventory):
-    ingress = run_site(kubeconfig, inventory)
+def test_where_gateway_api_is_not_served_ingress_mode_works_and_gateway_mode_is_refused(without_gateway_api, kubeconfig, kubectl, inventory):
+    # A namespace of its own: removing the CRDs is cluster-wide, so this test runs alone (marker cluster_wide),
+    # apart from the module's other tests and their namespace.
+    namespace = deleted_namespace(kubectl, NAMESPACE + "-unserved")
+    ingress = run_playbook("site.yml", inventory, {"erp_namespace": namespace}, kubeconfig=kubeconfig)
     assert_ok(ingress, "site.yml in Ingress mode on a cluster without Gateway API (its kinds are pruned, not listed)")
-    assert names(kubectl, "ingresses") == {"erp-ingress"}
+    assert names(kubectl, "ingresses", namespace) == {"erp-ingress"}
 
     before = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["resourceVersion"] for i in json.loads(
-        kubectl("-n", NAMESPACE, "get", "deployments,services,configmaps,networkpolicies,ingresses", "-o", "json").stdout
+        kubectl("-n", namespace, "get", "deployments,services,configmaps,networkpolicies,ingresses", "-o", "json").stdout
     )["items"]}  # fmt: skip
-    refused = run_site(kubeconfig, inventory, **GATEWAY_MODE)
+    refused = run_playbook("site.yml", inventory, {"erp_namespace": namespace, **GATEWAY_MODE}, kubeconfig=kubeconfig)
     assert refused.returncode != 0, refused.tail()
     assert "Traceback" not in refused.output
     assert refused.failed_task.startswith("erp.platform.preflight"), refused.failed_task
     assert "Gateway API (gateway.networking.k8s.io/v1, erp_routing is gateway_api): the cluster does not serve it" in refused.failure_text
     after = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["resourceVersion"] for i in json.loads(
-        kubectl("-n", NAMESPACE, "get", "deployments,services,configmaps,networkpolicies,ingresses", "-o", "json").stdout
+        kubectl("-n", namespace, "get", "deployments,services,configmaps,networkpolicies,ingresses", "-o", "json").stdout
     )["items"]}  # fmt: skip
     assert after == before
+    kubectl("delete", "namespace", namespace, "--wait=false", check=False)
