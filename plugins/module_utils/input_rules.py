@@ -151,6 +151,7 @@ RULES = {
     ),
     "seconds": (lambda value: whole_number(value, 0), "a whole number of seconds, 0 or more"),
     "positive_seconds": (lambda value: whole_number(value, 1), "a whole number of seconds, at least 1"),
+    "positive_count": (lambda value: whole_number(value, 1), "a whole number of at least 1"),
     "pinned_tag": (lambda value: value not in (None, "", "latest") and not isinstance(value, bool), "a pinned tag, not latest"),
     "digest": (lambda value: value in (None, "") or (is_str(value) and bool(DIGEST.match(value))), "empty or sha256:<64 hex>"),
     "rolling_count": (lambda value: (is_int(value) and value >= 0) or (is_str(value) and bool(re.match(r"^[0-9]+%?$", value))), "a number or a percentage"),

@@ -185,7 +185,8 @@ def test_site_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, depl
     home.mkdir()
     pdd = private_data_dir(tmp_path, deployer, deployer["token"])
 
-    rc, events = run_like_awx(pdd, home, "deploy")
+    # AWX passes the job's id and user as extra vars; the release record keeps them.
+    rc, events = run_like_awx(pdd, home, "deploy", extra_vars={"awx_job_id": 4711, "awx_user_name": "operator"})
 
     failed = [e["event_data"].get("task") for e in events if e["event"] == "runner_on_failed" and not e["event_data"].get("ignore_errors")]
     assert rc == 0, f"site.yml failed under ansible-runner with the erp-deployer token; failed tasks: {failed}"
@@ -215,6 +216,18 @@ def test_site_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, depl
     assert len(health) == 1
     assert health[0]["outcome"] == "healthy"
     assert not health[0]["changed"]
+
+    # The deploy recorded a release naming the AWX job and its user; the "ERP history" job template reads it.
+    records = json.loads(kubectl("-n", NAMESPACE, "get", "configmaps", "-l", "erp.platform/release", "-o", "json").stdout)["items"]
+    newest = max(records, key=lambda item: int(item["metadata"]["labels"]["erp.platform/release"]))
+    record = json.loads(newest["data"]["release.json"])
+    assert record["actor"] == {"user": "operator", "awx_job_id": 4711}, record["actor"]
+    assert record["result"] == "healthy"
+    rc, events = run_like_awx(pdd, home, "history", playbook="playbooks/history.yml")
+    assert rc == 0, "playbooks/history.yml failed under ansible-runner with the erp-deployer token"
+    printed = [e["event_data"]["res"]["msg"] for e in events if e["event"] == "runner_on_ok" and e["event_data"].get("task") == "Print the release history"]
+    assert len(printed) == 1
+    assert "operator (AWX job 4711)" in printed[0], printed[0]
 
 
 def test_gateway_api_mode_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, deployer, tmp_path):

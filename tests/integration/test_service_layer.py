@@ -27,6 +27,8 @@ SERVICE_KINDS = "deployments,services,serviceaccounts,poddisruptionbudgets,horiz
 # Every object kind the collection manages in the namespace, for "nothing else changed".
 MANAGED_KINDS = SERVICE_KINDS + ",configmaps,secrets,statefulsets,ingresses,components.dapr.io"
 SELECTOR = "app.kubernetes.io/managed-by=erp.platform"
+# The system's objects: the release records aside (a run that changes something adds one; test_releases.py tests them).
+SYSTEM_SELECTOR = SELECTOR + ",app.kubernetes.io/component!=release"
 
 
 def set_inventory_services(inventory: Path, services: dict) -> None:
@@ -72,7 +74,7 @@ def ready_endpoints(kubectl, service: str) -> int:
 def managed_state(kubectl) -> dict[str, dict]:
     """kind/name -> the object minus server bookkeeping and status: what a run may have changed."""
     state = {}
-    for item in get_json(kubectl, MANAGED_KINDS, "-l", SELECTOR)["items"]:
+    for item in get_json(kubectl, MANAGED_KINDS, "-l", SYSTEM_SELECTOR)["items"]:
         metadata = {key: value for key, value in item["metadata"].items() if key in ("labels", "annotations")}
         # The Deployment controller counts revisions in an annotation of its own.
         metadata.get("annotations", {}).pop("deployment.kubernetes.io/revision", None)
@@ -241,9 +243,8 @@ def test_disable_and_reenable_sales(deployed, kubeconfig, kubectl, inventory):
 
 def resource_versions(kubectl) -> dict[str, str]:
     """kind/name -> resourceVersion of every object the collection manages in the namespace."""
-    return {
-        f"{item['kind']}/{item['metadata']['name']}": item["metadata"]["resourceVersion"] for item in get_json(kubectl, MANAGED_KINDS, "-l", SELECTOR)["items"]
-    }
+    items = get_json(kubectl, MANAGED_KINDS, "-l", SYSTEM_SELECTOR)["items"]
+    return {f"{item['kind']}/{item['metadata']['name']}": item["metadata"]["resourceVersion"] for item in items}
 
 
 def test_tags_select_a_service_added_by_the_inventory(deployed, kubeconfig, kubectl, inventory):

@@ -29,7 +29,8 @@ def role_options(role):
 
 
 def test_every_role_with_defaults_is_checked():
-    assert {role.name for role in ROLES} >= {"erp", "preflight", "namespace", "config", "datastores", "dapr", "service", "ingress", "verify", "k8s_apply"}
+    expected = {"erp", "preflight", "namespace", "config", "datastores", "dapr", "service", "ingress", "verify", "k8s_apply", "release"}
+    assert {role.name for role in ROLES} >= expected
 
 
 @pytest.mark.parametrize("role", ROLES, ids=[role.name for role in ROLES])
@@ -116,3 +117,9 @@ def test_design_names_the_annotations_the_templates_render():
     named = set(re.findall(r"`(erp\.platform/[a-z0-9-]+)`", design))
     assert "erp.platform/config-checksum" in named
     assert [name for name in sorted(named) if name not in sources] == []
+
+
+def test_the_collection_version_the_release_records_keep_is_galaxy_yml_s():
+    galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text(encoding="utf-8"))
+    erp_vars = yaml.safe_load((REPO / "roles" / "erp" / "vars" / "main.yml").read_text(encoding="utf-8"))
+    assert str(erp_vars["erp_collection_version"]) == str(galaxy["version"])

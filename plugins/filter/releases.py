@@ -1,0 +1,44 @@
+# Copyright (c) erp.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Filters erp.platform.release_next, release_verdict and release_table (docs in the .yml sidecars)."""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.erp.platform.plugins.module_utils import releases
+
+
+def release_next(config_maps, limit):
+    """{number, keep}: the next release number among the ConfigMaps, and the record names to keep once it is written."""
+    if not isinstance(config_maps, list):
+        raise AnsibleFilterError(f"erp.platform.release_next: expected a list of ConfigMaps, got {type(config_maps).__name__}")
+    try:
+        limit = int(limit)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(f"erp.platform.release_next: limit: got {limit!r}; allowed: a whole number of at least 1") from None
+    if limit < 1:
+        raise AnsibleFilterError(f"erp.platform.release_next: limit: got {limit}; allowed: a whole number of at least 1")
+    return releases.next_release(config_maps, limit)
+
+
+def release_verdict(verify_result, apply_failed=False):
+    """healthy, rolled back, failed or unverified, from the verification's result."""
+    return releases.verdict(verify_result, bool(apply_failed))
+
+
+def release_table(config_maps):
+    """The release history recorded among the ConfigMaps, as a table, oldest first."""
+    if not isinstance(config_maps, list):
+        raise AnsibleFilterError(f"erp.platform.release_table: expected a list of ConfigMaps, got {type(config_maps).__name__}")
+    return releases.table(releases.history(config_maps))
+
+
+class FilterModule:
+    """The release-record filters of erp.platform."""
+
+    def filters(self):
+        return {
+            "release_next": release_next,
+            "release_verdict": release_verdict,
+            "release_table": release_table,
+        }

@@ -1,0 +1,107 @@
+# Copyright: (c) 2026, ERP platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Release records: one ConfigMap per site.yml run that changed something (the release role writes them).
+
+A record is the ConfigMap ``erp-release-<number>`` (also its ``app.kubernetes.io/name``, the label the release
+role's prune keeps by) labelled ``erp.platform/release: "<number>"``; its key
+``release.json`` holds what was deployed (images with tag and digest, replicas, strategy), checksums of the
+configuration and of the secrets (never their values), the verification's result and who ran it. This module
+reads them back: the numbers in use, the history as records, and the history as a table for people.
+"""
+
+import json
+
+RELEASE_LABEL = "erp.platform/release"
+RESULT_LABEL = "erp.platform/release-result"
+NAME_PREFIX = "erp-release-"
+DATA_KEY = "release.json"
+RESULTS = ("healthy", "rolled back", "failed", "unverified")
+
+
+def _number(config_map):
+    """The release number of a ConfigMap, or None when it is not a release record."""
+    labels = ((config_map or {}).get("metadata") or {}).get("labels") or {}
+    value = str(labels.get(RELEASE_LABEL, ""))
+    return int(value) if value.isdigit() else None
+
+
+def numbers(config_maps):
+    """The release numbers of the records among ``config_maps``, ascending."""
+    return sorted({n for n in (_number(cm) for cm in config_maps or []) if n is not None})
+
+
+def name(number):
+    """The name of record ``number``: its ConfigMap's name and its app.kubernetes.io/name label."""
+    return f"{NAME_PREFIX}{number}"
+
+
+def kept(existing, new, limit):
+    """The names of the records to keep once ``new`` is written (the newest ``limit``), oldest first."""
+    return [name(n) for n in sorted(set(existing) | {new})[-limit:]]
+
+
+def next_release(config_maps, limit):
+    """{number, keep}: the number of the record to write (one above the highest), and the names to keep then."""
+    existing = numbers(config_maps)
+    number = (existing[-1] if existing else 0) + 1
+    return {"number": number, "keep": kept(existing, number, limit)}
+
+
+def verdict(verify_result, apply_failed=False):
+    """What the run's verification said: healthy, rolled back, failed, or unverified (it did not run)."""
+    if apply_failed:
+        return "failed"
+    if not isinstance(verify_result, dict) or verify_result.get("skipped") or not ("outcome" in verify_result or verify_result.get("failed")):
+        return "unverified"
+    if verify_result.get("rolled_back"):
+        return "rolled back"
+    if verify_result.get("outcome") == "healthy" and not verify_result.get("failed"):
+        return "healthy"
+    return "failed"
+
+
+def history(config_maps):
+    """The records among ``config_maps``, oldest first; a record whose data is unreadable keeps its number."""
+    records = []
+    for config_map in config_maps or []:
+        number = _number(config_map)
+        if number is None:
+            continue
+        text = ((config_map.get("data") or {}).get(DATA_KEY)) or ""
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            record = {"result": f"unreadable {DATA_KEY}"}
+        records.append(dict(record, number=number))
+    return sorted(records, key=lambda record: record["number"])
+
+
+def _images(record):
+    return ", ".join(f"{svc.get('name')}={svc.get('tag') or svc.get('digest') or '?'}" for svc in record.get("services") or [])
+
+
+def table(records):
+    """The history as a fixed-width table, newest last: number, time, result, environment, who, images."""
+    rows = [("RELEASE", "TIME", "RESULT", "ENV", "BY", "VERSION", "IMAGES")]
+    for record in records:
+        actor = record.get("actor") or {}
+        by = actor.get("user") or "?"
+        if actor.get("awx_job_id") is not None:
+            by = f"{by} (AWX job {actor['awx_job_id']})"
+        rows.append(
+            (
+                str(record.get("number")),
+                str(record.get("time") or "?"),
+                str(record.get("result") or "?"),
+                str(record.get("environment") or "?"),
+                by,
+                str(record.get("collection_version") or "?"),
+                _images(record),
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    lines = ["  ".join([*(row[column].ljust(width) for column, width in enumerate(widths)), row[-1]]).rstrip() for row in rows]
+    headline = f"{len(records)} release(s) recorded" if records else "no release recorded"
+    return "\n".join([headline, *lines])
