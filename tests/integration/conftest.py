@@ -18,9 +18,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SH = REPO / "tools" / "localcluster" / "cluster.sh"
 # Fixtures that change what every namespace of the cluster sees: the emulated Dapr injector's setting, the Gateway
-# API CRDs removed (test_gateway_routing.py). A test that uses one is marked cluster_wide: tools/ci/integration.sh
-# runs those alone, after the parallel pass.
-CLUSTER_WIDE_FIXTURES = frozenset({"dapr_drop_all_off", "without_gateway_api"})
+# API CRDs removed (test_gateway_routing.py), the Prometheus Operator CRDs removed (test_monitoring.py). A test that
+# uses one is marked cluster_wide: tools/ci/integration.sh runs those alone, after the parallel pass.
+CLUSTER_WIDE_FIXTURES = frozenset({"dapr_drop_all_off", "without_gateway_api", "without_monitoring_crds"})
 
 
 def pytest_collection_modifyitems(items):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make integration, against the cluster tools/ci/with-cluster.sh started: the test modules spread over
 # ERP_IT_WORKERS pytest-xdist workers (default 2, one per core of the CI machine; each module stays on one
-# worker, its tests in file order, with its own namespaces), then the tests marked cluster_wide (they switch
-# the emulated Dapr injector that every namespace sees) alone. Extra arguments go to both pytest runs.
+# worker, its tests in file order, with its own namespaces), then the tests marked cluster_wide alone (they
+# switch what every namespace sees: the emulated Dapr injector, the Gateway API or Prometheus Operator CRDs).
+# Extra arguments go to both pytest runs.
 #
 #   tools/ci/integration.sh [pytest args...]
 set -euo pipefail

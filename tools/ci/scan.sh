@@ -34,8 +34,13 @@ render() {
     -e "erp_render_dir=$work/manifests/$mode" -e '{"erp_render_in_collection": true}' -e "@$work/secrets.json" -e "erp_routing=$mode" "$@" >"$work/render-$mode.log" \
     || { tail -40 "$work/render-$mode.log" >&2; echo "scan.sh: rendering prod ($mode) failed" >&2; exit 1; }
 }
-render ingress
-render gateway_api -e '{"ingress_gateway_create": true}' -e ingress_gateway_class_name=example
+# The two renders are independent single-threaded ansible-playbook runs: side by side, one per core.
+render ingress &
+ingress_render=$!
+render gateway_api -e '{"ingress_gateway_create": true}' -e ingress_gateway_class_name=example &
+gateway_render=$!
+wait "$ingress_render" || exit 1
+wait "$gateway_render" || exit 1
 rm -f "$work/secrets.json"
 find "$work/manifests" -name "secret-*.yaml" -delete
 for kind in ingress httproute gateway; do
