@@ -12,10 +12,8 @@ reads them back: the numbers in use, the history as records, and the history as 
 import json
 
 RELEASE_LABEL = "erp.platform/release"
-RESULT_LABEL = "erp.platform/release-result"
 NAME_PREFIX = "erp-release-"
 DATA_KEY = "release.json"
-RESULTS = ("healthy", "rolled back", "failed", "unverified")
 
 
 def _number(config_map):
@@ -51,13 +49,14 @@ def verdict(verify_result, apply_failed=False):
     """What the run's verification said: healthy, rolled back, failed, or unverified (it did not run)."""
     if apply_failed:
         return "failed"
-    if not isinstance(verify_result, dict) or verify_result.get("skipped") or not ("outcome" in verify_result or verify_result.get("failed")):
+    # A skipped task, or none, verified nothing; a failure without an outcome (the API stopped answering) failed.
+    if not isinstance(verify_result, dict) or verify_result.get("skipped"):
         return "unverified"
     if verify_result.get("rolled_back"):
         return "rolled back"
-    if verify_result.get("outcome") == "healthy" and not verify_result.get("failed"):
-        return "healthy"
-    return "failed"
+    if verify_result.get("failed") or verify_result.get("outcome", "healthy") != "healthy":
+        return "failed"
+    return "healthy" if "outcome" in verify_result else "unverified"
 
 
 def history(config_maps):
