@@ -622,14 +622,16 @@ def job_status(job, pods, now, opts):
 
     if meta.get("deletionTimestamp"):
         return verdict(TERMINATING, "being deleted", terminal=True)
+    uid = meta.get("uid")
+    own = [p for p in pods if controller_uid(p) == uid]
     for cond_type in ("Failed", "FailureTarget"):
         cond = condition(job, cond_type)
         if cond and cond.get("status") == "True":
-            return verdict(
-                FAILED,
-                "job failed: {}: {} ({} failed pods)".format(cond.get("reason") or cond_type, cond.get("message") or "", _int(status.get("failed"))),
-                terminal=True,
-            )
+            message = "job failed: {}: {} ({} failed pods)".format(cond.get("reason") or cond_type, cond.get("message") or "", _int(status.get("failed")))
+            failed_pod = last_failed_pod(own)
+            if failed_pod:
+                message += "; " + failed_pod
+            return verdict(FAILED, message, terminal=True)
     complete = condition(job, "Complete")
     if complete and complete.get("status") == "True":
         return verdict(CURRENT, f"complete: {succeeded} of {desired} succeeded")
@@ -639,9 +641,29 @@ def job_status(job, pods, now, opts):
         IN_PROGRESS,
         "{} active, {} of {} succeeded, {} failed".format(_int(status.get("active")), succeeded, desired, _int(status.get("failed"))),
     )
-    uid = meta.get("uid")
-    own = [p for p in pods if controller_uid(p) == uid]
     return _apply_fault(result, first_pod_fault(own, now, opts["unschedulable_grace"], opts["not_ready_grace"]), opts["fail_fast"])
+
+
+def last_failed_pod(pods):
+    """The newest failed pod of a Job: its container's exit, and the command that reads its logs; or None."""
+    failed = [p for p in pods if _status(p).get("phase") == "Failed"]
+    if not failed:
+        return None
+    pod = max(failed, key=lambda p: (_meta(p).get("creationTimestamp") or "", _meta(p).get("name") or ""))
+    meta, status = _meta(pod), _status(pod)
+    text = "pod {}".format(meta.get("name"))
+    for cstatus in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        terminated = (cstatus.get("state") or {}).get("terminated") or {}
+        if terminated and terminated.get("exitCode") not in (None, 0):
+            text += " container {}: exit code {}".format(cstatus.get("name"), terminated.get("exitCode"))
+            detail = ": ".join(str(part) for part in (terminated.get("reason"), terminated.get("message")) if part)
+            if detail:
+                text += f" ({detail})"
+            break
+    else:
+        if status.get("reason") or status.get("message"):
+            text += ": " + ": ".join(str(part) for part in (status.get("reason"), status.get("message")) if part)
+    return "{}; its logs: kubectl logs -n {} {} --all-containers".format(text, meta.get("namespace") or "<namespace>", meta.get("name"))
 
 
 def workload_status(kind, obj, replicasets, pods, now, opts, events=()):

@@ -49,6 +49,11 @@ _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _REGISTRY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# An image reference: [registry[:port]/]repository[:tag][@digest].
+_IMAGE_REF = re.compile(
+    r"^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+)
 
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 ENVIRONMENTS = ("local", "staging", "prod")
@@ -94,7 +99,18 @@ def entry_defaults(name):
         "pod_annotations": {},
         "node_selector": {},
         "tolerations": [],
+        # A database migration Job run before the service's Deployment changes (null: none); see MIGRATION_DEFAULTS.
+        "migration": None,
     }
+
+
+# The fields of a catalog entry's migration, with their defaults: image null runs the service's own image;
+# command and args replace the image's entrypoint and its arguments (empty: the image's own); timeout is the
+# Job's activeDeadlineSeconds and how long the run waits for it; backoff_limit the retries after a failed pod;
+# pod_annotations go on the Job's pod only (the Deployment's pod_annotations and Dapr's never do).
+MIGRATION_DEFAULTS = {"image": None, "command": [], "args": [], "timeout": 600, "backoff_limit": 0, "pod_annotations": {}}
+# The migration Job is named <name>-migrate-<12-digit UTC time> and a Job name is at most 63 characters.
+MIGRATION_JOB_SUFFIX_LEN = len("-migrate-") + 12
 
 
 # Keys whose value is a free-form mapping (validated per item, not merged against a fixed shape).
@@ -284,6 +300,7 @@ class _Builder:
         entry["pod_annotations"] = self.check_annotations(name, entry["pod_annotations"])
         self.check_labels(name, ["node_selector"], entry["node_selector"], reserved=False)
         self.check_tolerations(name, entry["tolerations"])
+        entry["migration"] = self.check_migration(name, entry["migration"])
         self.complete(entry)
         return entry
 
@@ -479,6 +496,47 @@ class _Builder:
                 if item.get("effect") != "NoExecute":
                     _fail(self.origin(name, [*keys, "effect"]), item.get("effect"), "NoExecute when tolerationSeconds is set")
 
+    def check_migration(self, name, migration):
+        """The migration with its defaults filled in, or None; every field checked."""
+        if migration is None:
+            return None
+        self.check_keys(name, ["migration"], migration, list(MIGRATION_DEFAULTS))
+        migration = merge(MIGRATION_DEFAULTS, migration)
+        image = migration["image"]
+        if image is not None and not (_is_str(image) and _IMAGE_REF.match(image)):
+            _fail(
+                self.origin(name, ["migration", "image"]),
+                image,
+                "null (the service's image) or an image reference such as registry.example.com/erp-system/finance-migrate:1.0.0",
+            )
+        if self.environment in PINNED_ENVIRONMENTS and _is_str(image) and "@" not in image and image.rsplit("/", 1)[-1].partition(":")[2] in ("", "latest"):
+            _fail(
+                self.origin(name, ["migration", "image"]),
+                image,
+                f"an image with a pinned version tag or a digest when erp_environment is {self.environment} (not 'latest', not untagged)",
+            )
+        for key in ("command", "args"):
+            value = migration[key]
+            if not isinstance(value, list) or not all(_is_str(item) for item in value):
+                _fail(self.origin(name, ["migration", key]), value, "a list of strings (empty: the image's own)")
+        self.check_int(name, ["migration", "timeout"], migration["timeout"], 1, 86400)
+        self.check_int(name, ["migration", "backoff_limit"], migration["backoff_limit"], 0, 10)
+        annotations = migration["pod_annotations"]
+        path = self.origin(name, ["migration", "pod_annotations"])
+        if not isinstance(annotations, dict):
+            _fail(path, annotations, "a mapping of annotation key to string value")
+        result = {}
+        for key, value in annotations.items():
+            self.check_qualified_key(path, key, "annotation key")
+            if key.startswith(RESERVED_ANNOTATION_PREFIXES):
+                raise CatalogError(
+                    f"{path}: annotation {key!r} is in a prefix the collection sets ({', '.join(RESERVED_ANNOTATION_PREFIXES)}); a migration Job's"
+                    " pod never gets a Dapr sidecar (it would keep the Job from completing); allowed: annotation keys outside these prefixes"
+                )
+            result[key] = self.scalar_text(name, ["migration", "pod_annotations", key], value)
+        migration["pod_annotations"] = result
+        return migration
+
     def complete(self, entry):
         """Add the computed fields templates use: resolved image reference, Service name, version label."""
         image = entry["image"]
@@ -494,6 +552,10 @@ class _Builder:
         entry["version"] = version_label(image["tag"])
         if entry["metrics"]["port"] is None:
             entry["metrics"]["port"] = entry["port"]
+        if entry["migration"] is not None:
+            # The image the Job runs, and its name without the run's time (a Job name is at most 63 characters).
+            entry["migration"]["ref"] = entry["migration"]["image"] or image["ref"]
+            entry["migration"]["job_prefix"] = entry["name"][: 63 - MIGRATION_JOB_SUFFIX_LEN].rstrip("-") + "-migrate-"
 
     # -- the whole catalog ----------------------------------------------------------------
 

@@ -353,6 +353,18 @@ def test_failed_job_fails_with_reason():
     assert "3 failed pods" in verdict["message"]
 
 
+def test_failed_job_names_its_newest_failed_pod_the_exit_and_how_to_read_the_logs():
+    failed = job(failed=2, active=0, conditions=[{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "backoff limit"}])
+    exited = {"name": "migrate", "state": {"terminated": {"exitCode": 3, "reason": "Error", "message": "relation finance.ledger exists"}}}
+    older = pod("erp-db-migrate-aaaaa", "Job", "erp-db-migrate", "job-erp-db-migrate", phase="Failed", containers=[dict(exited)], created=60)
+    newer = pod("erp-db-migrate-bbbbb", "Job", "erp-db-migrate", "job-erp-db-migrate", phase="Failed", containers=[dict(exited)], created=30)
+    message = rs.job_status(failed, [older, newer], NOW, OPTS)["message"]
+    assert message == (
+        "job failed: BackoffLimitExceeded: backoff limit (2 failed pods); pod erp-db-migrate-bbbbb container migrate: exit code 3"
+        " (Error: relation finance.ledger exists); its logs: kubectl logs -n erp-system erp-db-migrate-bbbbb --all-containers"
+    )
+
+
 def test_running_job_is_in_progress_and_suspended_job_suspended():
     assert rs.job_status(job(), [], NOW, OPTS)["status"] == rs.IN_PROGRESS
     assert rs.job_status(job(suspend=True, active=0), [], NOW, OPTS)["status"] == rs.SUSPENDED

@@ -404,3 +404,66 @@ def test_metrics_endpoint_defaults_to_the_http_port_and_is_validated():
             catalog({"finance": {"metrics": bad}})
     with pytest.raises(CatalogError, match=r"erp_services\.finance\.metrics\.scheme: unknown key 'scheme'; allowed keys: enabled, path, port"):
         catalog({"finance": {"metrics": {"scheme": "https"}}})
+
+
+# -- migration ------------------------------------------------------------------------------------
+
+
+def test_no_migration_by_default():
+    assert {entry["migration"] for entry in catalog()} == {None}
+
+
+def test_migration_gets_defaults_the_service_image_and_a_job_prefix():
+    entry = by_name(catalog({"finance": {"migration": {"args": ["--connection", "$(ConnectionStrings__DefaultConnection)"]}}}))["finance"]
+    assert entry["migration"] == {
+        "image": None,
+        "command": [],
+        "args": ["--connection", "$(ConnectionStrings__DefaultConnection)"],
+        "timeout": 600,
+        "backoff_limit": 0,
+        "pod_annotations": {},
+        "ref": "docker.io/erp-system/finance:1.0.0",
+        "job_prefix": "finance-migrate-",
+    }
+
+
+def test_migration_image_of_its_own():
+    entry = by_name(catalog({"finance": {"migration": {"image": "registry.erp.test:5000/erp-system/finance-bundle:2.0.0"}}}))["finance"]
+    assert entry["migration"]["ref"] == "registry.erp.test:5000/erp-system/finance-bundle:2.0.0"
+
+
+def test_migration_job_prefix_leaves_room_for_the_time_in_63_characters():
+    name = "a" * 55
+    entry = by_name(catalog({name: {"migration": {}}}))[name]
+    assert len(entry["migration"]["job_prefix"] + "261204180000") == 63
+
+
+@pytest.mark.parametrize(
+    ("migration", "path", "allowed"),
+    [
+        ({"imagee": "x"}, "erp_services.finance.migration.imagee", "allowed keys: image, command, args, timeout, backoff_limit, pod_annotations"),
+        ({"image": "Not An Image"}, "erp_services.finance.migration.image", "an image reference"),
+        ({"command": "migrate"}, "erp_services.finance.migration.command", "a list of strings"),
+        ({"args": [1]}, "erp_services.finance.migration.args", "a list of strings"),
+        ({"timeout": 0}, "erp_services.finance.migration.timeout", "an integer from 1 to 86400"),
+        ({"backoff_limit": 11}, "erp_services.finance.migration.backoff_limit", "an integer from 0 to 10"),
+        ({"pod_annotations": {"dapr.io/enabled": "true"}}, "erp_services.finance.migration.pod_annotations", "never gets a Dapr sidecar"),
+        ("yes", "erp_services.finance.migration", "a mapping with keys image"),
+    ],
+)
+def test_bad_migration_names_the_field(migration, path, allowed):
+    with pytest.raises(CatalogError) as caught:
+        catalog({"finance": {"migration": migration}})
+    assert str(caught.value).startswith(path + ":"), str(caught.value)
+    assert allowed in str(caught.value)
+
+
+@pytest.mark.parametrize("image", ["registry.erp.test/erp-system/finance-bundle", "registry.erp.test:5000/erp-system/finance-bundle:latest"])
+def test_migration_image_must_be_pinned_in_prod(image):
+    with pytest.raises(CatalogError, match=r"erp_services.finance.migration.image: .*pinned version tag or a digest when erp_environment is prod"):
+        catalog({"finance": {"migration": {"image": image}}}, environment="prod")
+
+
+def test_migration_image_by_digest_is_pinned_in_prod():
+    image = "registry.erp.test:5000/erp-system/finance-bundle@" + DIGEST
+    assert by_name(catalog({"finance": {"migration": {"image": image}}}, environment="prod"))["finance"]["migration"]["ref"] == image

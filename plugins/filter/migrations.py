@@ -1,0 +1,26 @@
+# Copyright (c) erp.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Filter erp.platform.migrations_due (docs in migrations_due.yml)."""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.erp.platform.plugins.module_utils import migrations
+from ansible_collections.erp.platform.plugins.module_utils.service_catalog import plain
+
+
+def migrations_due(services, deployments, stamp):
+    """The migration Jobs this run starts: services with a migration whose image changes."""
+    if not isinstance(services, list) or not isinstance(deployments, list):
+        raise AnsibleFilterError("erp.platform.migrations_due: expected a list of catalog entries and a list of Deployments")
+    try:
+        return migrations.due(plain(services), plain(deployments), str(stamp))
+    except ValueError as error:
+        raise AnsibleFilterError(f"erp.platform.migrations_due: {error}") from None
+
+
+class FilterModule:
+    """The migration filter of erp.platform."""
+
+    def filters(self):
+        return {"migrations_due": migrations_due}

@@ -1,0 +1,41 @@
+# Copyright (c) erp.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which services' migration Jobs a run starts: those whose image changes.
+
+A catalog entry with a ``migration`` gets a Job before its Deployment changes, and only when the image the
+Deployment would run differs from the one it runs now (or there is no Deployment yet), so an unchanged re-run
+starts no Job. The Job is named ``<job_prefix><time>`` (the run's UTC time, 12 digits): unique per run, so a
+run after a failed migration starts a fresh Job and leaves the failed one, and its pod's logs, to its TTL.
+"""
+
+DEPLOYMENT_SUFFIX = "-service"
+
+
+def running_image(deployment, container):
+    """The image of the named container in the Deployment's pod template, or None."""
+    containers = (((deployment or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []
+    for item in containers:
+        if item.get("name") == container:
+            return item.get("image")
+    return None
+
+
+def due(services, deployments, stamp):
+    """The migrations to run: [{name, job_name, from_image, to_image}] in catalog order.
+
+    ``services``: the catalog entries the run deploys; ``deployments``: the Deployments the cluster has (any
+    subset of the namespace's, as the API returns them); ``stamp``: the run's time, 12 digits (yymmddHHMMSS).
+    """
+    if not (isinstance(stamp, str) and len(stamp) == 12 and stamp.isdigit()):
+        raise ValueError(f"stamp: got {stamp!r}; allowed: the run's UTC time as 12 digits (yymmddHHMMSS)")
+    by_name = {((d or {}).get("metadata") or {}).get("name"): d for d in deployments or []}
+    result = []
+    for entry in services or []:
+        migration = entry.get("migration")
+        if not migration:
+            continue
+        current = running_image(by_name.get(entry["name"] + DEPLOYMENT_SUFFIX), entry["name"])
+        if current == entry["image"]["ref"]:
+            continue
+        result.append({"name": entry["name"], "job_name": migration["job_prefix"] + stamp, "from_image": current, "to_image": entry["image"]["ref"]})
+    return result
