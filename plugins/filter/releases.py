@@ -1,11 +1,12 @@
 # Copyright (c) erp.platform contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters erp.platform.release_next, release_verdict and release_table (docs in the .yml sidecars)."""
+"""Filters erp.platform.release_next, release_verdict, release_table and release_restore (docs in the .yml sidecars)."""
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.erp.platform.plugins.module_utils import releases
+from ansible_collections.erp.platform.plugins.module_utils.service_catalog import plain
 
 
 def release_next(config_maps, limit):
@@ -33,6 +34,16 @@ def release_table(config_maps):
     return releases.table(releases.history(config_maps))
 
 
+def release_restore(config_maps, number, catalog):
+    """What a rollback to release ``number`` re-applies: erp_services overrides, the ConfigMap's data, the secrets' checksum."""
+    if not isinstance(config_maps, list) or not isinstance(catalog, list):
+        raise AnsibleFilterError("erp.platform.release_restore: expected a list of ConfigMaps and the service catalog (a list)")
+    try:
+        return releases.restore(plain(config_maps), plain(number), plain(catalog))
+    except releases.RestoreError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
 class FilterModule:
     """The release-record filters of erp.platform."""
 
@@ -41,4 +52,5 @@ class FilterModule:
             "release_next": release_next,
             "release_verdict": release_verdict,
             "release_table": release_table,
+            "release_restore": release_restore,
         }

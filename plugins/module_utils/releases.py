@@ -5,8 +5,9 @@
 A record is the ConfigMap ``erp-release-<number>`` (also its ``app.kubernetes.io/name``, the label the release
 role's prune keeps by) labelled ``erp.platform/release: "<number>"``; its key
 ``release.json`` holds what was deployed (images with tag and digest, replicas, strategy), checksums of the
-configuration and of the secrets (never their values), the verification's result and who ran it. This module
-reads them back: the numbers in use, the history as records, and the history as a table for people.
+configuration and of the secrets (never their values), the data of ConfigMap erp-config, the verification's
+result and who ran it. This module reads them back: the numbers in use, the history as records and as a table
+for people, and what a rollback to a release re-applies.
 """
 
 import json
@@ -77,13 +78,57 @@ def history(config_maps):
     return sorted(records, key=lambda record: record["number"])
 
 
+class RestoreError(ValueError):
+    """A release cannot be restored; the message names erp_release and what is allowed."""
+
+
+def restore(config_maps, number, catalog):
+    """What rolling back to release ``number`` re-applies: {number, services, config, secrets_checksum}.
+
+    ``services`` are erp_services overrides: each recorded service with its recorded image, replicas and enabled,
+    and every other enabled service of ``catalog`` disabled (the release did not run it); ``config`` is the
+    recorded data of ConfigMap erp-config. Secrets are never recorded: ``secrets_checksum`` lets the caller tell
+    whether the inventory's differ from the release's.
+    """
+    records = {record["number"]: record for record in history(config_maps)}
+    recorded = ", ".join(str(n) for n in sorted(records)) or "none"
+    if not (isinstance(number, int) and not isinstance(number, bool)) and not (isinstance(number, str) and number.isdigit()):
+        raise RestoreError(f"erp_release: got {number!r}; allowed: the number of a recorded release ({recorded})")
+    number = int(number)
+    record = records.get(number)
+    if record is None:
+        raise RestoreError(f"erp_release: got {number}; allowed: the number of a recorded release ({recorded}); playbooks/history.yml lists them")
+    if not isinstance(record.get("config"), dict) or not isinstance(record.get("services"), list):
+        raise RestoreError(
+            f"erp_release: got {number}; release {number} holds no configuration or services to restore ({record.get('result')}); allowed: a"
+            f" release recorded with its configuration ({recorded})"
+        )
+    known = {entry["name"]: entry for entry in catalog or []}
+    unknown = sorted(svc.get("name") for svc in record["services"] if svc.get("name") not in known)
+    if unknown:
+        raise RestoreError(
+            f"erp_release: got {number}; release {number} ran {', '.join(unknown)}, which the catalog no longer defines; allowed: a release"
+            " whose services the catalog (erp_services) still defines, or add them back first"
+        )
+    services = {}
+    for svc in record["services"]:
+        image = {"registry": svc.get("registry"), "repository": svc.get("repository"), "tag": svc.get("tag"), "digest": svc.get("digest")}
+        if image["repository"] is None:
+            raise RestoreError(f"erp_release: got {number}; release {number} does not name the image repository of {svc.get('name')}; allowed: {recorded}")
+        services[svc["name"]] = {"enabled": True, "replicas": svc.get("replicas"), "image": image}
+    for name, entry in known.items():
+        if name not in services and entry.get("enabled"):
+            services[name] = {"enabled": False}
+    return {"number": number, "services": services, "config": record["config"], "secrets_checksum": (record.get("checksums") or {}).get("secrets")}
+
+
 def _images(record):
     return ", ".join(f"{svc.get('name')}={svc.get('tag') or svc.get('digest') or '?'}" for svc in record.get("services") or [])
 
 
 def table(records):
     """The history as a fixed-width table, newest last: number, time, result, environment, who, images."""
-    rows = [("RELEASE", "TIME", "RESULT", "ENV", "BY", "VERSION", "IMAGES")]
+    rows = [("RELEASE", "TIME", "RESULT", "ENV", "BY", "VERSION", "RESTORES", "IMAGES")]
     for record in records:
         actor = record.get("actor") or {}
         by = actor.get("user") or "?"
@@ -97,6 +142,7 @@ def table(records):
                 str(record.get("environment") or "?"),
                 by,
                 str(record.get("collection_version") or "?"),
+                str(record["rollback_of"]) if record.get("rollback_of") is not None else "-",
                 _images(record),
             )
         )

@@ -80,18 +80,53 @@ def test_the_table_names_each_release_its_result_who_and_the_images():
             actor={"user": "ci", "awx_job_id": None},
             services=[{"name": "finance", "tag": "1.0.0"}, {"name": "sales", "tag": None, "digest": "sha256:" + "a" * 64}],
         ),
-        record_map(2, time="2026-12-03T11:00:00Z", result="rolled back", environment="prod", actor={"user": "admin", "awx_job_id": 42}, services=[]),
+        record_map(
+            2, time="2026-12-03T11:00:00Z", result="rolled back", environment="prod", actor={"user": "admin", "awx_job_id": 42}, services=[], rollback_of=1
+        ),
     ]
     lines = FILTERS["release_table"](maps).splitlines()
     assert lines[0] == "2 release(s) recorded"
-    assert lines[1].split() == ["RELEASE", "TIME", "RESULT", "ENV", "BY", "VERSION", "IMAGES"]
-    assert lines[2].split() == ["1", "2026-12-03T10:00:00Z", "healthy", "local", "ci", "0.1.0", "finance=1.0.0,", "sales=sha256:" + "a" * 64]
+    assert lines[1].split() == ["RELEASE", "TIME", "RESULT", "ENV", "BY", "VERSION", "RESTORES", "IMAGES"]
+    assert lines[2].split() == ["1", "2026-12-03T10:00:00Z", "healthy", "local", "ci", "0.1.0", "-", "finance=1.0.0,", "sales=sha256:" + "a" * 64]
+    assert lines[3][lines[1].index("RESTORES") :].strip() == "1"
     assert "rolled back" in lines[3]
     assert "admin (AWX job 42)" in lines[3]
     # Columns line up: every row's RESULT starts where the header's does.
     column = lines[1].index("RESULT")
     assert lines[2][column:].startswith("healthy")
     assert lines[3][column:].startswith("rolled back")
-    assert FILTERS["release_table"]([OTHER]) == "no release recorded\nRELEASE  TIME  RESULT  ENV  BY  VERSION  IMAGES"
+    assert FILTERS["release_table"]([OTHER]) == "no release recorded\nRELEASE  TIME  RESULT  ENV  BY  VERSION  RESTORES  IMAGES"
     with pytest.raises(AnsibleFilterError, match="release_table"):
         FILTERS["release_table"]("erp-release-1")
+
+
+CATALOG = [{"name": "finance", "enabled": True}, {"name": "sales", "enabled": True}, {"name": "reporting", "enabled": False}]
+FINANCE = {"name": "finance", "registry": "docker.io", "repository": "erp-system/finance", "tag": "1.0.0", "digest": None, "replicas": 2}
+
+
+def test_restore_re_applies_the_recorded_images_replicas_and_config_and_disables_what_the_release_did_not_run():
+    maps = [record_map(1, services=[FINANCE], config={"A": "1"}, checksums={"secrets": "abc"}), OTHER, record_map(2, services=[], config={})]
+    assert FILTERS["release_restore"](maps, "1", CATALOG) == {
+        "number": 1,
+        "services": {
+            "finance": {"enabled": True, "replicas": 2, "image": {"registry": "docker.io", "repository": "erp-system/finance", "tag": "1.0.0", "digest": None}},
+            "sales": {"enabled": False},
+        },
+        "config": {"A": "1"},
+        "secrets_checksum": "abc",
+    }
+
+
+@pytest.mark.parametrize(
+    ("number", "maps", "message"),
+    [
+        (3, [record_map(1, services=[], config={})], r"erp_release: got 3; allowed: the number of a recorded release \(1\)"),
+        ("one", [], r"erp_release: got 'one'; allowed: the number of a recorded release \(none\)"),
+        (1, [record_map(1, services=[FINANCE])], "holds no configuration or services to restore"),
+        (1, [record_map(1, services=[dict(FINANCE, name="payroll")], config={})], "ran payroll, which the catalog no longer defines"),
+        (1, [record_map(1, services=[dict(FINANCE, repository=None)], config={})], "does not name the image repository of finance"),
+    ],
+)
+def test_restore_refuses_what_it_cannot_restore_naming_erp_release(number, maps, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        FILTERS["release_restore"](maps, number, CATALOG)
