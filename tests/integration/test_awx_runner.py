@@ -185,8 +185,10 @@ def test_site_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, depl
     home.mkdir()
     pdd = private_data_dir(tmp_path, deployer, deployer["token"])
 
-    # AWX passes the job's id and user as extra vars; the release record keeps them.
-    rc, events = run_like_awx(pdd, home, "deploy", extra_vars={"awx_job_id": 4711, "awx_user_name": "operator"})
+    # AWX passes the job's id and user as extra vars; the release record keeps them. finance's migration Job
+    # needs the Role's create on batch jobs.
+    migration = {"erp_services": {"finance": {"migration": {"args": ["--version"]}}}}
+    rc, events = run_like_awx(pdd, home, "deploy", extra_vars={"awx_job_id": 4711, "awx_user_name": "operator", **migration})
 
     failed = [e["event_data"].get("task") for e in events if e["event"] == "runner_on_failed" and not e["event_data"].get("ignore_errors")]
     assert rc == 0, f"site.yml failed under ansible-runner with the erp-deployer token; failed tasks: {failed}"
@@ -206,6 +208,9 @@ def test_site_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, depl
         assert status.get("availableReplicas", 0) == deployment["spec"]["replicas"], deployment["metadata"]["name"]
         managers = {m["manager"] for m in deployment["metadata"]["managedFields"]}
         assert "erp.platform" in managers
+
+    (job,) = json.loads(kubectl("-n", NAMESPACE, "get", "jobs", "-l", "app.kubernetes.io/component=migration", "-o", "json").stdout)["items"]
+    assert any(c["type"] == "Complete" and c["status"] == "True" for c in job["status"]["conditions"]), job["status"]
 
     # The "ERP status" job template (docs/awx.md) with the same credential: read-only, and healthy.
     rc, events = run_like_awx(pdd, home, "status", playbook="playbooks/status.yml")
