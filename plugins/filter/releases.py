@@ -1,7 +1,8 @@
 # Copyright (c) erp.platform contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters erp.platform.release_next, release_verdict, release_table and release_restore (docs in the .yml sidecars)."""
+"""Filters erp.platform.release_next, release_verdict, release_table, release_services and release_restore (docs in the
+.yml sidecars)."""
 
 from ansible.errors import AnsibleFilterError
 
@@ -34,6 +35,13 @@ def release_table(config_maps):
     return releases.table(releases.history(config_maps))
 
 
+def release_services(catalog, applied, config_maps):
+    """The services a new record lists: as this run applied them, the others as the newest earlier record has them."""
+    if not isinstance(catalog, list) or not isinstance(config_maps, list):
+        raise AnsibleFilterError("erp.platform.release_services: expected the service catalog (a list) and a list of ConfigMaps")
+    return releases.record_services(plain(catalog), plain(applied), plain(config_maps))
+
+
 def release_restore(config_maps, number, catalog):
     """What a rollback to release ``number`` re-applies: erp_services overrides, the ConfigMap's data, the secrets' checksum."""
     if not isinstance(config_maps, list) or not isinstance(catalog, list):
@@ -52,5 +60,6 @@ class FilterModule:
             "release_next": release_next,
             "release_verdict": release_verdict,
             "release_table": release_table,
+            "release_services": release_services,
             "release_restore": release_restore,
         }

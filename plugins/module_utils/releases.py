@@ -78,6 +78,40 @@ def history(config_maps):
     return sorted(records, key=lambda record: record["number"])
 
 
+def service_entry(entry):
+    """What a record keeps of one catalog entry: its image (reference, registry, repository, tag, digest), replicas, strategy."""
+    image = entry.get("image") or {}
+    return {
+        "name": entry.get("name"),
+        "image": image.get("ref"),
+        "registry": image.get("registry"),
+        "repository": image.get("repository"),
+        "tag": image.get("tag"),
+        "digest": image.get("digest"),
+        "replicas": entry.get("replicas"),
+        "strategy": "rolling",
+    }
+
+
+def record_services(catalog, applied, config_maps):
+    """The services a new record lists: every enabled service of ``catalog``, as this run applied it.
+
+    A run narrowed to some services (erp_services_only, --tags <service>, --tags dapr) did not apply the others:
+    those keep what the newest earlier record says of them, so a rollback to this release restores what ran.
+    A service no earlier record names is listed from the catalog.
+    """
+    applied = set(applied or [])
+    earlier = history(config_maps)
+    previous = {svc.get("name"): svc for svc in (earlier[-1].get("services") or [])} if earlier else {}
+    services = []
+    for entry in catalog or []:
+        if not entry.get("enabled", True):
+            continue
+        name = entry.get("name")
+        services.append(service_entry(entry) if name in applied or name not in previous else dict(previous[name]))
+    return services
+
+
 class RestoreError(ValueError):
     """A release cannot be restored; the message names erp_release and what is allowed."""
 

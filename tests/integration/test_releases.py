@@ -3,7 +3,8 @@ verification is recorded with its verdict, playbooks/history.yml lists them, and
 
 v1 (tag 1.0.0), the same again (nothing changed), v2 (tag 1.0.1 and a ConfigMap key more), v3 (tag 1.0.2, finance
 crash-loops and is rolled back), playbooks/rollback.yml -e erp_release=1 (release 4: v1's images and
-configuration), then v5 with release_history_limit 2: records 4 and 5 remain.
+configuration), then v5 with release_history_limit 2: records 4 and 5 remain; v6 narrowed to finance records the
+other services as they still run.
 """
 
 from __future__ import annotations
@@ -170,3 +171,14 @@ def test_the_history_keeps_the_newest_records_only(kubeconfig, kubectl, inventor
     recorded = records(kubectl)
     assert sorted(recorded) == [4, 5], sorted(recorded)
     assert recorded[5]["result"] == "healthy"
+
+
+def test_a_run_narrowed_to_one_service_records_the_others_as_they_still_run(kubeconfig, kubectl, inventory):
+    v6 = site(kubeconfig, inventory, erp_image_tag="1.0.4", erp_services_only=["finance"])
+    assert v6.rc == 0, v6.tail()
+    recorded = records(kubectl)
+    assert sorted(recorded) == [4, 5, 6], sorted(recorded)
+    assert recorded[6]["services_only"] == ["finance"]
+    assert images(recorded[6]) == deployed_images(kubectl)
+    assert images(recorded[6])["finance"] == "docker.io/erp-system/finance:1.0.4"
+    assert images(recorded[6])["sales"] == "docker.io/erp-system/sales:1.0.3"

@@ -130,3 +130,30 @@ def test_restore_re_applies_the_recorded_images_replicas_and_config_and_disables
 def test_restore_refuses_what_it_cannot_restore_naming_erp_release(number, maps, message):
     with pytest.raises(AnsibleFilterError, match=message):
         FILTERS["release_restore"](maps, number, CATALOG)
+
+
+def entry(name, tag, enabled=True):
+    image = {"registry": "docker.io", "repository": f"erp-system/{name}", "tag": tag, "digest": None, "ref": f"docker.io/erp-system/{name}:{tag}"}
+    return {"name": name, "enabled": enabled, "replicas": 2, "image": image}
+
+
+def test_a_narrowed_run_lists_the_services_it_did_not_apply_as_the_newest_earlier_record_has_them():
+    catalog = [entry("finance", "2.0.0"), entry("sales", "2.0.0"), entry("identity", "2.0.0"), entry("reporting", "2.0.0", enabled=False)]
+    older = record_map(1, services=[dict(FINANCE, tag="0.9.0"), dict(FINANCE, name="sales", tag="0.9.0")])
+    newest = record_map(2, services=[FINANCE, dict(FINANCE, name="sales", repository="erp-system/sales", image="docker.io/erp-system/sales:1.0.0")])
+    listed = FILTERS["release_services"](catalog, ["finance"], [newest, OTHER, older])
+    assert [(svc["name"], svc["tag"]) for svc in listed] == [("finance", "2.0.0"), ("sales", "1.0.0"), ("identity", "2.0.0")]
+    assert listed[0] == {
+        "name": "finance",
+        "image": "docker.io/erp-system/finance:2.0.0",
+        "registry": "docker.io",
+        "repository": "erp-system/finance",
+        "tag": "2.0.0",
+        "digest": None,
+        "replicas": 2,
+        "strategy": "rolling",
+    }
+    assert listed[1]["image"] == "docker.io/erp-system/sales:1.0.0"
+    # A full run, or the first record: every service from the catalog.
+    assert [svc["tag"] for svc in FILTERS["release_services"](catalog, ["finance", "sales", "identity"], [newest])] == ["2.0.0"] * 3
+    assert [svc["tag"] for svc in FILTERS["release_services"](catalog, [], [])] == ["2.0.0"] * 3
