@@ -32,12 +32,18 @@ def run_site(kubeconfig: str, namespace: str, extra: dict | None = None) -> Play
 
 
 def cluster_snapshot(kubectl) -> dict[str, str]:
-    """kind/namespace/name -> resourceVersion of every object the API lists (RESTLESS kinds left out)."""
+    """kind/namespace/name -> resourceVersion of every object the API lists (RESTLESS kinds left out).
+
+    A namespace an earlier test deleted may still be finalizing (the namespace controller empties it and updates
+    its status, whatever this test does): it and its objects are left out while it terminates.
+    """
     kinds = kubectl("api-resources", "--verbs=list", "-o", "name").stdout.split()
     listing = json.loads(kubectl("get", ",".join(k for k in kinds if k not in RESTLESS), "-A", "-o", "json").stdout)
+    terminating = {item["metadata"]["name"] for item in listing["items"] if item["kind"] == "Namespace" and item["metadata"].get("deletionTimestamp")}
     return {
         "{}/{}/{}".format(item["kind"], item["metadata"].get("namespace", ""), item["metadata"]["name"]): item["metadata"]["resourceVersion"]
         for item in listing["items"]
+        if item["metadata"].get("namespace") not in terminating and not (item["kind"] == "Namespace" and item["metadata"]["name"] in terminating)
     }
 
 
