@@ -297,7 +297,13 @@ class _Builder:
             _fail(self.origin(name, ["service_type"]), entry["service_type"], ", ".join(SERVICE_TYPES))
         entry["env"] = self.check_env(name, entry["env"])
         self.check_labels(name, ["pod_labels"], entry["pod_labels"], reserved=True)
-        entry["pod_annotations"] = self.check_annotations(name, entry["pod_annotations"])
+        entry["pod_annotations"] = self.check_annotations(
+            name,
+            ["pod_annotations"],
+            entry["pod_annotations"],
+            ": the Dapr sidecar's app-id, ports and settings, the config checksum); allowed: annotation keys outside these prefixes"
+            " (extra Dapr settings go in service_dapr_extra_annotations)",
+        )
         self.check_labels(name, ["node_selector"], entry["node_selector"], reserved=False)
         self.check_tolerations(name, entry["tolerations"])
         entry["migration"] = self.check_migration(name, entry["migration"])
@@ -454,8 +460,9 @@ class _Builder:
         if bad:
             raise CatalogError(f"{path}: invalid {what} {_describe(key)}; allowed: {allowed}")
 
-    def check_annotations(self, name, annotations):
-        path = self.origin(name, ["pod_annotations"])
+    def check_annotations(self, name, keys, annotations, reserved_because):
+        """Pod annotations at ``keys`` as strings; keys in the collection's prefixes are refused, ``reserved_because`` says why."""
+        path = self.origin(name, keys)
         if not isinstance(annotations, dict):
             _fail(path, annotations, "a mapping of annotation key to string value")
         result = {}
@@ -463,11 +470,9 @@ class _Builder:
             self.check_qualified_key(path, key, "annotation key")
             if key.startswith(RESERVED_ANNOTATION_PREFIXES):
                 raise CatalogError(
-                    f"{path}: annotation {key!r} is in a prefix the collection sets ({', '.join(RESERVED_ANNOTATION_PREFIXES)}: the Dapr"
-                    " sidecar's app-id, ports and settings, the config checksum); allowed: annotation keys outside these prefixes"
-                    " (extra Dapr settings go in service_dapr_extra_annotations)"
+                    f"{path}: annotation {key!r} is in a prefix the collection sets ({', '.join(RESERVED_ANNOTATION_PREFIXES)}{reserved_because}"
                 )
-            result[key] = self.scalar_text(name, ["pod_annotations", key], value)
+            result[key] = self.scalar_text(name, [*keys, key], value)
         return result
 
     def check_tolerations(self, name, tolerations):
@@ -521,20 +526,12 @@ class _Builder:
                 _fail(self.origin(name, ["migration", key]), value, "a list of strings (empty: the image's own)")
         self.check_int(name, ["migration", "timeout"], migration["timeout"], 1, 86400)
         self.check_int(name, ["migration", "backoff_limit"], migration["backoff_limit"], 0, 10)
-        annotations = migration["pod_annotations"]
-        path = self.origin(name, ["migration", "pod_annotations"])
-        if not isinstance(annotations, dict):
-            _fail(path, annotations, "a mapping of annotation key to string value")
-        result = {}
-        for key, value in annotations.items():
-            self.check_qualified_key(path, key, "annotation key")
-            if key.startswith(RESERVED_ANNOTATION_PREFIXES):
-                raise CatalogError(
-                    f"{path}: annotation {key!r} is in a prefix the collection sets ({', '.join(RESERVED_ANNOTATION_PREFIXES)}); a migration Job's"
-                    " pod never gets a Dapr sidecar (it would keep the Job from completing); allowed: annotation keys outside these prefixes"
-                )
-            result[key] = self.scalar_text(name, ["migration", "pod_annotations", key], value)
-        migration["pod_annotations"] = result
+        migration["pod_annotations"] = self.check_annotations(
+            name,
+            ["migration", "pod_annotations"],
+            migration["pod_annotations"],
+            "); a migration Job's pod never gets a Dapr sidecar (it would keep the Job from completing); allowed: annotation keys outside these prefixes",
+        )
         return migration
 
     def complete(self, entry):
