@@ -31,19 +31,24 @@ def run_site(kubeconfig: str, namespace: str, extra: dict | None = None) -> Play
     return run_playbook("site.yml", "inventories/local", dict({"erp_namespace": namespace}, **(extra or {})), kubeconfig=kubeconfig)
 
 
-def cluster_snapshot(kubectl) -> dict[str, str]:
-    """kind/namespace/name -> resourceVersion of every object the API lists (RESTLESS kinds left out).
+def settle(kubectl) -> None:
+    """Wait (kubectl wait watches) until no namespace an earlier test deleted is still finalizing, and no volume it
+    released is still being deleted: the namespace controller and kwok change those whatever this test does."""
+    namespaces = json.loads(kubectl("get", "namespaces", "-o", "json").stdout)["items"]
+    for name in [ns["metadata"]["name"] for ns in namespaces if ns["metadata"].get("deletionTimestamp")]:
+        kubectl("wait", "--for=delete", f"namespace/{name}", "--timeout=180s", check=False)
+    volumes = json.loads(kubectl("get", "persistentvolumes", "-o", "json").stdout)["items"]
+    for name in [pv["metadata"]["name"] for pv in volumes if (pv.get("status") or {}).get("phase") == "Released"]:
+        kubectl("wait", "--for=delete", f"persistentvolume/{name}", "--timeout=180s", check=False)
 
-    A namespace an earlier test deleted may still be finalizing (the namespace controller empties it and updates
-    its status, whatever this test does): it and its objects are left out while it terminates.
-    """
+
+def cluster_snapshot(kubectl) -> dict[str, str]:
+    """kind/namespace/name -> resourceVersion of every object the API lists (RESTLESS kinds left out)."""
     kinds = kubectl("api-resources", "--verbs=list", "-o", "name").stdout.split()
     listing = json.loads(kubectl("get", ",".join(k for k in kinds if k not in RESTLESS), "-A", "-o", "json").stdout)
-    terminating = {item["metadata"]["name"] for item in listing["items"] if item["kind"] == "Namespace" and item["metadata"].get("deletionTimestamp")}
     return {
         "{}/{}/{}".format(item["kind"], item["metadata"].get("namespace", ""), item["metadata"]["name"]): item["metadata"]["resourceVersion"]
         for item in listing["items"]
-        if item["metadata"].get("namespace") not in terminating and not (item["kind"] == "Namespace" and item["metadata"]["name"] in terminating)
     }
 
 
@@ -89,6 +94,7 @@ def test_with_drop_all_the_system_deploys_and_every_daprd_is_admitted_under_rest
 
 @pytest.mark.usefixtures("dapr_drop_all_off")
 def test_without_drop_all_preflight_refuses_and_nothing_changes(kubeconfig, kubectl, fresh_namespace):
+    settle(kubectl)
     before = cluster_snapshot(kubectl)
     result = run_site(kubeconfig, fresh_namespace)
     assert result.returncode != 0, result.stdout[-4000:]
