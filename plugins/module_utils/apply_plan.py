@@ -9,9 +9,11 @@ moves the data of every Secret into ``secret_data``, which the module takes as a
 stay out of the arguments Ansible logs, while every other field stays readable.
 """
 
-import copy
+import re
 
 SECRET_FIELDS = ("data", "stringData")
+# The component is a label value and a directory of render mode: a lowercase DNS label.
+COMPONENT_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 COMPONENT_LABEL = "app.kubernetes.io/component"
 
 
@@ -45,6 +47,11 @@ def request(plan, namespace, instance):
     for number, entry in enumerate(plan):
         if not isinstance(entry, dict) or not isinstance(entry.get("component"), str) or not isinstance(entry.get("objects", []), list):
             raise PlanError(f"plan entry {number}: expected {{component, objects, prune_kinds, prune_keep}}, got {entry!r:.200}")
+        if not COMPONENT_RE.match(entry["component"]) or len(entry["component"]) > 63:
+            raise PlanError(
+                f"k8s_apply_component: got {entry['component']!r}; allowed: a lowercase name of letters, digits and '-' (at most 63),"
+                " the value of the component label its objects carry"
+            )
         if entry.get("prune_kinds"):
             # The prune selects by this label: an object labelled otherwise would never be pruned by its own role.
             for obj in entry.get("objects") or []:
@@ -64,8 +71,10 @@ def request(plan, namespace, instance):
                 )
             owners[key] = entry["component"]
             if isinstance(obj, dict) and obj.get("kind") == "Secret" and any(field in obj for field in SECRET_FIELDS):
-                obj = copy.deepcopy(obj)
-                secret_data[secret_key(obj)] = {field: obj.pop(field) for field in SECRET_FIELDS if field in obj}
+                # A shallow copy without the data: nothing below the top level is changed, and a deep copy of
+                # Ansible's lazily templated containers costs seconds (py-spy, issue 13).
+                secret_data[secret_key(obj)] = {field: obj[field] for field in SECRET_FIELDS if field in obj}
+                obj = {key: value for key, value in obj.items() if key not in SECRET_FIELDS}
             objects.append(obj)
         if entry.get("prune_kinds"):
             prune.append(

@@ -87,3 +87,18 @@ def test_an_object_rendered_twice_is_refused_naming_both_roles():
     implicit = dict(DEPLOYMENT, metadata={"name": "finance-service"})
     with pytest.raises(PlanError, match="rendered twice"):
         request([{"component": "service", "objects": [DEPLOYMENT, implicit], "prune_kinds": []}], "erp", "erp")
+
+
+@pytest.mark.parametrize("component", ["", "Service", "my_role", "-x", "a" * 64])
+def test_a_component_that_is_no_lowercase_name_is_refused_naming_the_variable(component):
+    with pytest.raises(PlanError, match=re.escape(f"k8s_apply_component: got {component!r}; allowed: a lowercase name")):
+        request([{"component": component, "objects": [CONFIG], "prune_kinds": []}], "erp", "erp")
+
+
+def test_a_secret_keeps_every_other_field_and_the_plan_keeps_its_data():
+    secret = dict(SECRET, type="Opaque", stringData={"x": "y"})
+    result = request([{"component": "config", "objects": [secret], "prune_kinds": []}], "erp", "erp")
+    assert result["objects"] == [{"apiVersion": "v1", "kind": "Secret", "metadata": SECRET["metadata"], "type": "Opaque"}]
+    assert result["secret_data"] == {"erp/erp-secrets": {"data": SECRET["data"], "stringData": {"x": "y"}}}
+    assert secret["stringData"] == {"x": "y"}
+    assert secret["data"] == SECRET["data"]

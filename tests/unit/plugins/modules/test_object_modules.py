@@ -9,7 +9,6 @@ import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.erp.platform.plugins.filter.manifests import manifests
 from ansible_collections.erp.platform.plugins.module_utils import k8s_module
 from ansible_collections.erp.platform.plugins.module_utils import k8s_objects as ko
 from ansible_collections.erp.platform.plugins.modules import apply_objects, cluster_facts, write_manifests
@@ -197,17 +196,6 @@ def test_apply_objects_refuses_bad_input_before_connecting(capsys):
     assert empty["msg"] == "prune[1].selector: got an empty selector; allowed: a non-empty label selector"
     stray = run_module(apply_objects, {"objects": [], "secret_data": {"erp/erp-secrets": {"data": {"k": "dg=="}}}}, capsys)
     assert stray["msg"] == "secret_data: erp/erp-secrets name no Secret of objects"
-
-
-def test_manifests_filter_returns_plain_documents():
-    text = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n# only a comment\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n"
-    assert [doc["kind"] for doc in manifests(text)] == ["ConfigMap", "Secret"]
-    assert manifests(None) == []
-    assert manifests("") == []
-    with pytest.raises(Exception, match="does not parse"):
-        manifests("a: [")
-    with pytest.raises(Exception, match="expects a string of YAML documents, got int"):
-        manifests(3)
 
 
 def test_cluster_facts_looks_up_by_name_lists_and_reports_unserved_kinds():
