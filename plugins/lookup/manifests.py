@@ -5,7 +5,8 @@
 
 DOCUMENTATION = """
 name: manifests
-author: erp.platform contributors
+author:
+  - ERP platform team (@erp-system)
 version_added: "0.1.0"
 short_description: Render templates of multi-document YAML into a list of Kubernetes objects
 description:

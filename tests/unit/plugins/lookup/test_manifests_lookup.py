@@ -53,7 +53,7 @@ def test_renders_every_template_in_order_as_one_flat_list_of_plain_data(role):
         "metadata": {"name": "a", "labels": {"app.kubernetes.io/name": "a"}},
         "data": {"count": "2"},
     }
-    assert type(objects[0]["metadata"]["name"]) is str
+    assert objects[0]["metadata"]["name"].__class__ is str
     # The task's variables are read, not copied and not changed.
     assert names == ["a", "b"]
 
@@ -69,8 +69,8 @@ def test_manifests_lookup_parses_plain_documents():
     text = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n# only a comment\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n"
     documents = parse_documents(text, "x.yaml.j2")
     assert [doc["kind"] for doc in documents] == ["ConfigMap", "Secret"]
-    assert type(documents[0]) is dict
-    assert type(documents[0]["metadata"]["name"]) is str
+    assert documents[0].__class__ is dict
+    assert documents[0]["metadata"]["name"].__class__ is str
     assert parse_documents(None, "x.yaml.j2") == []
     assert parse_documents("", "x.yaml.j2") == []
     with pytest.raises(Exception, match=re.escape("x.yaml.j2 rendered YAML that does not parse")):
