@@ -28,6 +28,8 @@ import traceback
 from ansible.module_utils import basic
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
 
 try:
@@ -36,6 +38,8 @@ try:
     HAS_PROFILES = True
 except ImportError:  # ansible-core before 2.19: modules run as processes
     HAS_PROFILES = False
+
+display = Display()
 
 # The serialization profile of the modules' payload and result (ansible-core's default for Python modules).
 PROFILE = "legacy"
@@ -101,12 +105,13 @@ def run_main(main, module_args, environment):
 class ModuleInWorker(ActionBase):
     """Action plugin of one of the collection's modules: in the worker where it can, else as a process."""
 
+    _supports_check_mode = True
+    _supports_async = True
     MODULE = None  # the module's fully qualified name
     MAIN = None  # the module's main(), as a staticmethod
     IMPORTABLE = True  # False when the module's libraries are missing from the controller's Python
 
     def run(self, tmp=None, task_vars=None):
-        self._supports_check_mode = True
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
@@ -118,8 +123,14 @@ class ModuleInWorker(ActionBase):
             importable=self.IMPORTABLE,
         )
         if refusal:
-            result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args, task_vars=task_vars))
+            display.vvv(f"{self.MODULE} runs as a module process: {refusal}", host=task_vars.get("inventory_hostname"))
+            # As ansible.builtin.normal runs a module.
+            wrap_async = self._task.async_val and not self._connection.has_native_async
+            result = merge_hash(result, self._execute_module(module_name=self.MODULE, task_vars=task_vars, wrap_async=wrap_async))
+            if not wrap_async:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
             return result
+        display.vvv(f"{self.MODULE} runs in the worker process ({SWITCH})", host=task_vars.get("inventory_hostname"))
         module_args = dict(self._task.args)
         self._update_module_args(self.MODULE, module_args, task_vars)
         environment = {}
@@ -131,5 +142,4 @@ class ModuleInWorker(ActionBase):
         for stream in ("stdout", "stderr"):
             if stream in data and f"{stream}_lines" not in data:
                 data[f"{stream}_lines"] = (data[stream] or "").splitlines()
-        result.update(data)
-        return result
+        return merge_hash(result, data)

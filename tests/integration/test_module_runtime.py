@@ -36,10 +36,12 @@ def test_the_worker_and_the_process_path_deploy_the_same_objects(fresh, kubeconf
     assert in_worker.rc == 0, in_worker.tail()
     # No module process: -vvv names the module file of every module it starts.
     assert not set(MODULE_FILE.findall(in_worker.output)) & {"apply_objects", "cluster_facts", "rollout_health"}, in_worker.tail()
+    assert "erp.platform.apply_objects runs in the worker process" in in_worker.output, in_worker.tail()
 
     as_process = site(kubeconfig, inventory, False)
     assert as_process.rc == 0, as_process.tail()
     assert {"apply_objects", "cluster_facts", "rollout_health"} <= set(MODULE_FILE.findall(as_process.output)), as_process.tail()
+    assert "erp.platform.apply_objects runs as a module process: erp_modules_in_worker is false" in as_process.output, as_process.tail()
     # What the worker path applied is exactly what the process path wants: nothing changes.
     assert as_process.recap["changed"] == 0, as_process.changed_tasks
 
@@ -77,4 +79,5 @@ def test_a_module_failure_in_the_worker_reads_as_a_module_failure(kubeconfig):
     assert result["msg"] == "timeout must be at least 1, got 0"
     rc, result, output = run_module("erp.platform.rollout_health", {"namespace": NAMESPACE, "bogus": 1}, kubeconfig=kubeconfig)
     assert rc != 0, output
-    assert "Unsupported parameters" in result["msg"] and "bogus" in result["msg"], result
+    assert "Unsupported parameters" in result["msg"], result
+    assert "bogus" in result["msg"], result
