@@ -14,6 +14,7 @@ plugin's file imports the module, so the strategy, which loads every task's acti
 process, imports the kubernetes client once per run and every worker forked after that has it.
 
 Anything else runs the module as a process, as before: another connection, ``become``, ``async``, an
+``ansible_python_interpreter`` other than the controller's Python, an
 ansible-core without the module serialization profiles (before 2.19), a module whose libraries the controller's
 Python lacks (the host's interpreter may have them), or ``erp_modules_in_worker: false``.
 The precedent is ansible.netcommon's direct execution of network modules in the worker (its ``import_modules``).
@@ -23,6 +24,7 @@ import contextlib
 import io
 import json
 import os
+import sys
 import traceback
 
 from ansible.module_utils import basic
@@ -48,7 +50,14 @@ LOCAL_CONNECTIONS = ("local", "ansible.builtin.local")
 SWITCH = "erp_modules_in_worker"
 
 
-def in_worker_refusal(transport, become, async_val, switch, has_profiles=HAS_PROFILES, importable=True):
+def same_python(interpreter, executable=sys.executable):
+    """Whether the task's interpreter (None: not set) is the controller's Python."""
+    if interpreter is None or interpreter == executable:
+        return True
+    return os.path.realpath(interpreter) == os.path.realpath(executable)
+
+
+def in_worker_refusal(transport, become, async_val, switch, interpreter=None, has_profiles=HAS_PROFILES, importable=True):
     """Why this task's module must run as a process, or None when it can run in the worker."""
     if not has_profiles:
         return "ansible-core before 2.19"
@@ -60,6 +69,8 @@ def in_worker_refusal(transport, become, async_val, switch, has_profiles=HAS_PRO
         return "become"
     if async_val:
         return "async"
+    if not same_python(interpreter):
+        return f"ansible_python_interpreter {interpreter} is not the controller's Python"
     if not importable:
         return "the controller's Python lacks the module's libraries"
     return None
@@ -120,6 +131,7 @@ class ModuleInWorker(ActionBase):
             self._play_context.become,
             self._task.async_val,
             self._templar.template(task_vars.get(SWITCH, True)),
+            interpreter=self._templar.template(task_vars.get("ansible_python_interpreter")),
             importable=self.IMPORTABLE,
         )
         if refusal:

@@ -4,6 +4,7 @@
 
 import json
 import os
+import sys
 
 import pytest
 from ansible.module_utils import basic
@@ -91,6 +92,9 @@ def test_an_existing_variable_is_restored_after_the_task_environment():
         ({"switch": "false"}, "erp_modules_in_worker is false"),
         ({"importable": False}, "the controller's Python lacks the module's libraries"),
         ({"has_profiles": False}, "ansible-core before 2.19"),
+        ({"interpreter": sys.executable}, None),
+        ({"interpreter": os.path.realpath(sys.executable)}, None),
+        ({"interpreter": "/opt/other/bin/python3"}, "ansible_python_interpreter /opt/other/bin/python3 is not the controller's Python"),
     ],
 )
 def test_the_module_runs_as_a_process_unless_the_task_runs_on_the_controller(kwargs, refusal):
