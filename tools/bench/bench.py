@@ -456,7 +456,7 @@ class Manifests:
 
 def helm_chart(manifests: Manifests, dest: Path, fault: str | None = None) -> Path:
     """A chart of static templates: every render-mode manifest file becomes one template, unchanged
-    except that namespaced objects get metadata.namespace (Helm installs into the release's namespace,
+    except that a literal '{{' is escaped for Helm and namespaced objects get metadata.namespace (Helm installs into the release's namespace,
     kubectl gets -n). With fault, that Deployment's pods crashloop (kwok's fault stage) and its
     progress deadline is FAULT_PROGRESS_DEADLINE, as in the kubectl fault benchmark."""
     if dest.exists():
@@ -474,9 +474,9 @@ def helm_chart(manifests: Manifests, dest: Path, fault: str | None = None) -> Pa
             if fault and doc["kind"] == "Deployment" and doc["metadata"]["name"] == fault:
                 doc["spec"]["progressDeadlineSeconds"] = FAULT_PROGRESS_DEADLINE
                 doc["spec"]["template"]["metadata"].setdefault("annotations", {})[FAULT_ANNOTATION] = "crashloop"
-        text = dump_yaml(*docs)
-        if "{{" in text:
-            raise BenchError(f"{path} holds '{{{{', which Helm would read as a template action; the chart would not be static")
+        # A literal '{{' (the Grafana dashboard's legend formats) would be a template action to Helm: the
+        # action {{"{{"}} prints it back, so the chart's objects stay byte for byte the manifests kubectl applies.
+        text = dump_yaml(*docs).replace("{{", '{{"{{"}}')
         name = "-".join(path.relative_to(manifests.root).parts)
         (templates / f"{index:03d}-{name}").write_text(text)
     return dest
