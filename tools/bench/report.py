@@ -457,9 +457,10 @@ def explain(results, measured, goals, scale, ns, per_n, mem_n, pss_n) -> dict:
         other_s = sum(r["seconds"] for r in other)
         calls = sum(max(r.get("items", 0), 1) for r in k8s)
         return (
-            f"{len(k8s)} tasks calling a Kubernetes module ({calls} module runs counting loop items, each a Python process "
-            f"that imports the kubernetes client) took {k8s_s:.1f} s ({k8s_s / max(calls, 1):.2f} s per run), "
-            f"{len(other)} other tasks {other_s:.1f} s"
+            f"{len(k8s)} tasks calling a module of the collection ({calls} module runs counting loop items, in Ansible's "
+            f"worker process, the kubernetes client imported once per run) took {k8s_s:.1f} s "
+            f"({k8s_s / max(calls, 1):.2f} s per run), {len(other)} other tasks {other_s:.1f} s "
+            f"({other_s / max(len(other), 1) * 1000:.0f} ms per task: a forked worker, its variables, conditions and arguments)"
         )
 
     def top(run):
@@ -471,8 +472,7 @@ def explain(results, measured, goals, scale, ns, per_n, mem_n, pss_n) -> dict:
         ratio_large = _ratio(per_n[large]["ansible"], per_n[large]["kubectl"])
         if ratio_large is not None and large != small:
             why["cold_ratio"] += (
-                f". These are fixed costs of one module run per role that talks to the cluster, not costs of the objects: "
-                f"at {large} services the ratio is {ratio_large:.2f}"
+                f". These are fixed costs of the tasks ansible-playbook runs, not costs of the objects: at {large} services the ratio is {ratio_large:.2f}"
             )
     if measured["cold_vs_helm4"] is not None and measured["cold_vs_helm4"] >= goals["cold_vs_helm4"]:
         run = _median_run(results["cold"]["ansible"])
