@@ -5,12 +5,6 @@ elsewhere as a module process (plugins/plugin_utils/module_in_worker.py says whe
 
 from ansible_collections.erp.platform.plugins.module_utils.k8s_client import HAS_K8S_CORE, HAS_KUBERNETES
 from ansible_collections.erp.platform.plugins.modules import cluster_facts
-from ansible_collections.erp.platform.plugins.plugin_utils.module_in_worker import ModuleInWorker
+from ansible_collections.erp.platform.plugins.plugin_utils.module_in_worker import action_for
 
-
-class ActionModule(ModuleInWorker):
-    """Runs erp.platform.cluster_facts."""
-
-    MODULE = "erp.platform.cluster_facts"
-    MAIN = staticmethod(cluster_facts.main)
-    IMPORTABLE = HAS_KUBERNETES and HAS_K8S_CORE
+ActionModule = action_for(cluster_facts, importable=HAS_KUBERNETES and HAS_K8S_CORE)

@@ -3,14 +3,7 @@
 """Action plugin of erp.platform.write_manifests: on the controller the module runs in Ansible's worker process,
 elsewhere as a module process (plugins/plugin_utils/module_in_worker.py says when and why)."""
 
-from ansible_collections.erp.platform.plugins.module_utils.manifests import HAS_YAML
 from ansible_collections.erp.platform.plugins.modules import write_manifests
-from ansible_collections.erp.platform.plugins.plugin_utils.module_in_worker import ModuleInWorker
+from ansible_collections.erp.platform.plugins.plugin_utils.module_in_worker import action_for
 
-
-class ActionModule(ModuleInWorker):
-    """Runs erp.platform.write_manifests."""
-
-    MODULE = "erp.platform.write_manifests"
-    MAIN = staticmethod(write_manifests.main)
-    IMPORTABLE = HAS_YAML
+ActionModule = action_for(write_manifests)

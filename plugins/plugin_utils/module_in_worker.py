@@ -4,7 +4,7 @@
 
 A module task normally starts a new Python process, which imports the module and its libraries: for the
 Kubernetes modules, importing the kubernetes client is most of the second each run cost (issue 13's profile).
-Each module has an action plugin of the same name (``plugins/action/``) built on ``ModuleInWorker``. When
+Each module has an action plugin of the same name (``plugins/action/``), made by ``action_for``. When
 the task's connection is ``local`` (the controller, as the collection's inventories and AWX run it), the action
 runs the module's own ``main()`` in the worker that Ansible forked for the task: AnsibleModule reads the same
 encoded arguments a module process reads from its payload (``_update_module_args`` adds check mode, diff,
@@ -111,6 +111,15 @@ def run_main(main, module_args, environment):
     finally:
         basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE = saved
     return {"stdout": stdout.getvalue(), "stderr": stderr.getvalue(), "rc": rc}
+
+
+def action_for(module, importable=True):
+    """The ActionModule class of a module of the collection (its Python module, imported by the action file).
+
+    importable is False when the module's libraries are missing from the controller's Python.
+    """
+    name = "erp.platform." + module.__name__.rsplit(".", 1)[-1]
+    return type("ActionModule", (ModuleInWorker,), {"MODULE": name, "MAIN": staticmethod(module.main), "IMPORTABLE": importable})
 
 
 class ModuleInWorker(ActionBase):

@@ -456,8 +456,8 @@ class Manifests:
 
 def helm_chart(manifests: Manifests, dest: Path, fault: str | None = None) -> Path:
     """A chart of static templates: every render-mode manifest file becomes one template, unchanged
-    except that a literal '{{' is escaped for Helm and namespaced objects get metadata.namespace (Helm installs into the release's namespace,
-    kubectl gets -n). With fault, that Deployment's pods crashloop (kwok's fault stage) and its
+    except that a literal '{{' is escaped for Helm and namespaced objects get metadata.namespace (Helm
+    installs into the release's namespace, kubectl gets -n). With fault, that Deployment's pods crashloop (kwok's fault stage) and its
     progress deadline is FAULT_PROGRESS_DEADLINE, as in the kubectl fault benchmark."""
     if dest.exists():
         shutil.rmtree(dest)

@@ -100,3 +100,13 @@ def test_an_existing_variable_is_restored_after_the_task_environment():
 def test_the_module_runs_as_a_process_unless_the_task_runs_on_the_controller(kwargs, refusal):
     arguments = {"transport": "local", "become": False, "async_val": 0, "switch": True, **kwargs}
     assert in_worker_refusal(**arguments) == refusal
+
+
+def test_each_action_plugin_runs_its_own_module():
+    from ansible_collections.erp.platform.plugins.action import apply_objects as action
+    from ansible_collections.erp.platform.plugins.modules import apply_objects as module
+    from ansible_collections.erp.platform.plugins.plugin_utils.module_in_worker import ModuleInWorker
+
+    assert issubclass(action.ActionModule, ModuleInWorker)
+    assert action.ActionModule.MODULE == "erp.platform.apply_objects"
+    assert action.ActionModule.MAIN is module.main
