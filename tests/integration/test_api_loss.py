@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -36,6 +37,8 @@ class Relay:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.accepted = 0
+        # When each connection was accepted (time.time()), to tell the verification's from earlier tasks'.
+        self.accept_times: list[float] = []
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -49,6 +52,7 @@ class Relay:
             upstream = socket.create_connection(self.target)
             with self.lock:
                 self.accepted += 1
+                self.accept_times.append(time.time())
                 self.sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
@@ -72,6 +76,14 @@ class Relay:
                 with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
                     end.close()
+
+
+def task_started(log: Path, header: str) -> float | None:
+    """When the Ansible log says the task started (its line's timestamp, local time), or None before that."""
+    for line in log.read_text().splitlines() if log.exists() else []:
+        if header in line:
+            return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    return None
 
 
 def relayed_kubeconfig(kubeconfig: str, target: Path) -> tuple[Relay, Path]:
@@ -106,9 +118,16 @@ def test_a_lost_api_during_verification_ends_the_run_within_the_bound_naming_the
         reached = log.exists() and VERIFY_TASK in log.read_text()
         assert reached, f"the run never reached the verification:\n{result[0].tail() if result else ''}"
         # The verification's informers connect through the relay, one after another: wait until they have (no new
-        # connection for a second), so the API goes away while the module waits, not while it starts.
-        seen, last, quiet_since = relay.accepted, relay.accepted, time.monotonic()
-        while time.monotonic() < deadline and runner.is_alive() and (last < seen + 3 or time.monotonic() - quiet_since < 1.0):
+        # connection for a second), so the API goes away while the module waits, not while it starts. Connections
+        # are counted from the task's start in the log, not from when this loop saw the line: the module may have
+        # connected by then.
+        started = task_started(log, VERIFY_TASK)
+        last, quiet_since = relay.accepted, time.monotonic()
+        while (
+            time.monotonic() < deadline
+            and runner.is_alive()
+            and (sum(when >= started for when in list(relay.accept_times)) < 3 or time.monotonic() - quiet_since < 1.0)
+        ):
             runner.join(0.1)
             if relay.accepted != last:
                 last, quiet_since = relay.accepted, time.monotonic()
