@@ -94,14 +94,32 @@ def summary_lines(verdicts):
     return lines
 
 
-def headline(verdicts, outcome, elapsed):
-    """One sentence: how many resources are Current and what blocks the rest."""
+def hold_phrase(outcome, hold, held, hold_began):
+    """What became of the hold (the module's option), or "" without one or when nothing was ever all Current.
+
+    ``held`` is how long the latest all-Current stretch lasted; ``hold_began`` when everything was first
+    Current (None if never)."""
+    if not hold or hold_began is None:
+        return ""
+    if outcome == "healthy":
+        return f"held Current for {held:.1f} s (hold {hold} s)"
+    if outcome == "failed":
+        return f"failed during the hold of {hold} s after {held:.1f} s healthy"
+    return f"the hold of {hold} s was not completed after {held:.1f} s healthy"
+
+
+def headline(verdicts, outcome, elapsed, hold=0, held=0.0, hold_began=None):
+    """One sentence: how many resources are Current, what became of the hold, and what blocks the rest."""
     total = len(verdicts)
     current = len([v for v in verdicts if v["status"] == CURRENT])
+    held_text = hold_phrase(outcome, hold, held, hold_began)
     if outcome == "healthy":
-        return f"all {total} resources are Current after {elapsed:.1f}s"
+        text = f"all {total} resources are Current after {elapsed:.1f}s"
+        return f"{text} and {held_text}" if held_text else text
     blocking = [v for v in verdicts if v["status"] != CURRENT]
     text = f"{current} of {total} resources are Current after {elapsed:.1f}s"
+    if held_text:
+        text += "; " + held_text
     if blocking:
         first = blocking[0]
         text += "; blocking: {}/{} {}: {}".format(first["kind"], first["name"], first["status"], first.get("message") or "")
@@ -129,13 +147,19 @@ def warning_events(events, limit=3):
     return lines
 
 
-def failure_message(namespace, verdicts, outcome, elapsed, timeout):
-    """The module's failure message: what failed, where, why, and what else was still pending."""
+def failure_message(namespace, verdicts, outcome, elapsed, timeout, hold=0, held=0.0, hold_began=None):
+    """The module's failure message: what failed, where, why, and what else was still pending.
+
+    After everything had been Current once under a hold, it says so: "rollout failed during the hold of 30 s
+    after 7.0 s healthy, in namespace ..." - the resource became unhealthy after being ready."""
     failed = [v for v in verdicts if v["status"] in (FAILED, NOT_FOUND, SUSPENDED, TERMINATING)]
     pending = [v for v in verdicts if v["status"] == IN_PROGRESS]
+    held_text = hold_phrase(outcome, hold, held, hold_began)
     parts = []
     if outcome == "timeout":
-        parts.append(f"timed out after {timeout}s in namespace {namespace}")
+        parts.append(f"timed out after {timeout}s in namespace {namespace}" + ("; " + held_text if held_text else ""))
+    elif held_text:
+        parts.append(f"rollout {held_text}, in namespace {namespace} after {elapsed:.1f}s")
     else:
         parts.append(f"rollout failed in namespace {namespace} after {elapsed:.1f}s")
     details = []
@@ -203,6 +227,7 @@ __all__ = [
     "describe_fault",
     "failure_message",
     "headline",
+    "hold_phrase",
     "new_events",
     "order",
     "result_entry",

@@ -8,6 +8,10 @@ retry with back-off on transient errors) and wakes the main loop on every
 change. The main loop re-evaluates every selected resource with the pure
 predicates of rollout_status, so a verdict follows the event that caused it
 within milliseconds, and all workloads share one deadline.
+
+With a hold (option ``hold``, seconds), "everything is Current" is not the end: the watch goes on until
+everything has been Current for that long in a row. A failure meanwhile ends the run as usual, and anything
+going back to InProgress restarts the hold's clock once everything is Current again.
 """
 
 import json
@@ -49,6 +53,9 @@ SETTLE_GRACE = 10
 WATCH_SECONDS = 50
 # Safety net: re-evaluate at least this often (grace periods expire without events).
 TICK = 0.5
+# A hold counts as complete this close to its end: differences of clock readings round (2.3 - 0.3 < 2.0), and the
+# loop would otherwise wake again after a wait too short for the clock to move.
+HOLD_SLACK = 0.001
 # The events that tell of pods a StatefulSet cannot create (the API serves these field selectors on Events).
 STATEFULSET_FAILED_CREATE = "involvedObject.kind=StatefulSet,reason=FailedCreate"
 
@@ -268,6 +275,7 @@ class RolloutWatch:
         self.options.setdefault("route_status", "required")
         self.options.setdefault("check_dapr_components", True)
         self.options.setdefault("dapr_components", [])
+        self.options.setdefault("hold", 0)
         self.options["since"] = since
         self.wakeup = queue.Queue()
         self.stop = threading.Event()
@@ -275,6 +283,11 @@ class RolloutWatch:
         self.ready_at = {}
         self.failed_at = {}
         self.settled_at = None
+        # The hold (options["hold"] > 0): when everything was first seen Current (None before), when the present
+        # all-Current stretch began (None while something is not Current), and how long the latest stretch lasted.
+        self.hold_began = None
+        self.current_since = None
+        self.held = 0.0
         self.caches = {}
         self.start = None
 
@@ -387,7 +400,21 @@ class RolloutWatch:
                     self.failed_at.setdefault(key, elapsed)
             verdict["seconds_to_ready"] = self.ready_at.get(key)
             verdict["failed_at"] = self.failed_at.get(key)
+        if opts["hold"] > 0:
+            self._track_hold(all(v["status"] == CURRENT for v in verdicts), elapsed)
         return verdicts
+
+    def _track_hold(self, all_current, elapsed):
+        """Advance the hold's clock: the all-Current stretch goes on, begins, or ends (and keeps its length)."""
+        if all_current:
+            if self.current_since is None:
+                self.current_since = elapsed
+                if self.hold_began is None:
+                    self.hold_began = elapsed
+            self.held = elapsed - self.current_since
+        elif self.current_since is not None:
+            self.held = elapsed - self.current_since
+            self.current_since = None
 
     def _extra_verdicts(self, caches, selected, pods):
         opts = self.options
@@ -452,7 +479,8 @@ class RolloutWatch:
 
     def _done(self, verdicts):
         if all(v["status"] == CURRENT for v in verdicts):
-            return "healthy"
+            # Held long enough (see _track_hold, run by evaluate); until then keep watching.
+            return "healthy" if self.held + HOLD_SLACK >= self.options["hold"] else None
         if self.options["fail_fast"]:
             if any(v["status"] == FAILED or v.get("terminal") for v in verdicts if v["status"] != CURRENT):
                 return "failed"
@@ -487,7 +515,9 @@ class RolloutWatch:
         """Watch until healthy, failed or ``timeout`` seconds; returns the outcome dict.
 
         Outcome: ``outcome`` (healthy, failed, timeout, error), ``verdicts`` (report order),
-        ``elapsed``, ``message`` (for error), ``caches`` (the last snapshot).
+        ``elapsed``, ``message`` (for error), ``caches`` (the last snapshot), and for a hold ``held`` (seconds
+        the latest all-Current stretch lasted; 0 without a hold) and ``hold_began`` (seconds from the start
+        until everything was first Current; None without a hold or when that never happened).
         """
         self.start = time.monotonic()
         deadline = self.start + timeout
@@ -530,8 +560,12 @@ class RolloutWatch:
                         verdict["message"] = "not ready within the timeout: " + verdict["message"]
                         verdict["failed_at"] = now_mono - self.start
                 return self._outcome("timeout", verdicts)
+            wait = min(TICK, remaining)
+            if self.current_since is not None:
+                # Holding: wake up when the hold is due, not up to a TICK later.
+                wait = min(wait, self.options["hold"] - self.held)
             try:
-                self.wakeup.get(timeout=min(TICK, remaining))
+                self.wakeup.get(timeout=wait)
                 # Coalesce a burst of events into one evaluation.
                 while True:
                     self.wakeup.get_nowait()
@@ -558,7 +592,15 @@ class RolloutWatch:
                 verdict["events"] = new_events(verdict.get("events"), verdict["message"])
                 if fault and "events" in fault:
                     fault["events"] = verdict["events"]
-        return {"outcome": outcome, "verdicts": ordered, "elapsed": elapsed, "message": message, "caches": self.caches}
+        return {
+            "outcome": outcome,
+            "verdicts": ordered,
+            "elapsed": elapsed,
+            "message": message,
+            "caches": self.caches,
+            "held": self.held,
+            "hold_began": self.hold_began,
+        }
 
 
 def seconds_since(start):

@@ -43,11 +43,11 @@ description:
     own timeout, and still fails, saying what was rolled back to which revision. Workloads that succeeded are left alone.
   - With O(rollback_names), first rolls the named workloads back to their last healthy revision, whatever their state
     (an explicit rollback, as C(playbooks/rollback.yml) does), then verifies the selection as usual.
-  - Each Deployment seen C(Current) has the ReplicaSet of that revision marked with the annotation
-    C(erp.platform/verified) (C(<pod-template-hash> <RFC3339 time>)), once; a rollback goes to the newest earlier
-    revision marked so or still serving, so a revision that never became healthy is never chosen. The mark is the
-    module's own record on the ReplicaSet (the Deployment and its pods are untouched) and does not count as a change.
-    It is skipped in check mode; a refused patch is a warning.
+  - Each Deployment seen C(Current) (with O(hold), C(Current) for O(hold) seconds in a row) has the ReplicaSet of
+    that revision marked with the annotation C(erp.platform/verified) (C(<pod-template-hash> <RFC3339 time>)), once;
+    a rollback goes to the newest earlier revision marked so or still serving, so a revision that never became
+    healthy is never chosen. The mark is the module's own record on the ReplicaSet (the Deployment and its pods are
+    untouched) and does not count as a change. It is skipped in check mode; a refused patch is a warning.
   - Transient API errors and expired watches are retried; a named workload that does not exist yet is given
     10 seconds to appear before it counts as C(NotFound).
 options:
@@ -81,8 +81,26 @@ options:
   timeout:
     description:
       - Seconds to wait, overall, for every selected resource to become C(Current). One deadline for all of them.
+      - It includes O(hold).
     type: int
     default: 300
+  hold:
+    description:
+      - Seconds everything must stay C(Current) in a row before the run counts as healthy - for the pause of a canary
+        release step, during which the canary must stay healthy. C(0) ends the run as soon as everything is C(Current).
+      - Once every resource (workloads, Services, Ingresses, HTTPRoutes, Dapr components) is C(Current), the module
+        keeps watching. A resource that fails meanwhile by the rules above (a pod that starts crash-looping, stays not
+        Ready longer than O(not_ready_grace), and so on) fails the run at once when O(fail_fast) is true, and the
+        message says C(failed during the hold of N s after H s healthy). A resource that goes back to
+        C(InProgress) without failing restarts the hold once everything is C(Current) again. With O(fail_fast)
+        false, a pod problem does not fail the run but keeps its workload C(InProgress), so it restarts the hold
+        (and a run still waiting at the timeout times out); a final state such as a failed Job still fails it.
+      - The hold must end within O(timeout) - a hold not completed by the timeout makes the run a C(timeout)
+        (C(the hold of N s was not completed after H s healthy)). Must be 0 or more and less than O(timeout).
+      - RV(held) tells how long everything stayed C(Current). The verification of a rollback (O(rollback)) does
+        not hold.
+    type: int
+    default: 0
   fail_fast:
     description:
       - Stop as soon as one resource has failed (see the fail-fast rules above) instead of waiting for the timeout.
@@ -245,6 +263,13 @@ EXAMPLES = r"""
     not_ready_grace: 30
     check_ingresses: false
 
+- name: Canary step - the canary must come up and stay healthy through the step's 60 s pause
+  erp.platform.rollout_health:
+    namespace: erp-system
+    names: [Deployment/finance-service-canary]
+    timeout: 300
+    hold: 60
+
 - name: Wait for a database migration Job, using a token as AWX does
   erp.platform.rollout_health:
     host: https://k8s.example.com:6443
@@ -264,10 +289,18 @@ outcome:
   type: str
   sample: failed
 elapsed:
-  description: Seconds spent watching the rollout (without the rollback).
+  description: Seconds spent watching the rollout (without the rollback), O(hold) included.
   returned: always
   type: float
   sample: 4.21
+held:
+  description:
+    - Seconds everything stayed C(Current) in a row, for O(hold) - the final stretch when healthy (at least O(hold)),
+      else the latest stretch, up to the failure or the timeout that ended it.
+    - C(0) when O(hold) is C(0), or when not everything was ever C(Current).
+  returned: always
+  type: float
+  sample: 60.02
 resources:
   description: One entry per verified resource, the blocking ones first (failed, then missing, suspended, in progress, current).
   returned: always
@@ -312,7 +345,9 @@ resources:
       type: float
       sample: 4.0
     seconds_to_ready:
-      description: Seconds from the start of the watch until the resource was seen C(Current); 0 if it already was; null if it never was.
+      description:
+        - Seconds from the start of the watch until the resource was seen C(Current); 0 if it already was; null if it is not.
+        - With O(hold), until it last became C(Current) again, when it stopped being C(Current) meanwhile.
       type: float
       sample: 2.35
     message:
@@ -466,7 +501,7 @@ from ansible_collections.erp.platform.plugins.module_utils.rollout_rollback impo
     rollback_candidates,
     settle_named,
 )
-from ansible_collections.erp.platform.plugins.module_utils.rollout_status import WORKLOAD_KINDS
+from ansible_collections.erp.platform.plugins.module_utils.rollout_status import CURRENT, WORKLOAD_KINDS
 from ansible_collections.erp.platform.plugins.module_utils.rollout_watch import RolloutWatch, Selection
 
 
@@ -477,6 +512,7 @@ def argument_spec():
         names={"type": "list", "elements": "str", "default": []},
         kinds={"type": "list", "elements": "str", "choices": list(WORKLOAD_KINDS), "default": list(WORKLOAD_KINDS)},
         timeout={"type": "int", "default": 300},
+        hold={"type": "int", "default": 0},
         fail_fast={"type": "bool", "default": True},
         api_unreachable_timeout={"type": "int", "default": 30},
         unschedulable_grace={"type": "int", "default": 30},
@@ -497,6 +533,21 @@ def _check_numbers(module):
     for option, minimum in (("timeout", 1), ("rollback_timeout", 1), ("unschedulable_grace", 0), ("not_ready_grace", 0), ("api_unreachable_timeout", 1)):
         if module.params[option] < minimum:
             module.fail_json(msg=f"{option} must be at least {minimum}, got {module.params[option]}")
+    hold, timeout = module.params["hold"], module.params["timeout"]
+    if not 0 <= hold < timeout:
+        module.fail_json(msg=f"hold: got {hold}; allowed: 0 or more and less than timeout ({timeout}), since the hold must end within the timeout")
+
+
+def _held_long_enough(outcome, hold):
+    """The outcome with only the verdicts fit for the verified mark: with a hold, those Current for hold seconds."""
+    if not hold:
+        return outcome
+    verdicts = [
+        v
+        for v in outcome["verdicts"]
+        if v["status"] != CURRENT or (v.get("seconds_to_ready") is not None and outcome["elapsed"] - v["seconds_to_ready"] >= hold)
+    ]
+    return dict(outcome, verdicts=verdicts)
 
 
 def _named_rollback(module, api_client, entries):
@@ -544,16 +595,27 @@ def main():
         if module.check_mode:
             lines = ["rollback planned (check mode): " + rollback_message(rolled_back)]
             module.exit_json(
-                changed=True, outcome="planned", elapsed=0.0, resources=[], summary=lines[0], summary_lines=lines, rolled_back=rolled_back, verified_marks=[]
+                changed=True,
+                outcome="planned",
+                elapsed=0.0,
+                held=0.0,
+                resources=[],
+                summary=lines[0],
+                summary_lines=lines,
+                rolled_back=rolled_back,
+                verified_marks=[],
             )
-    watch = RolloutWatch(api_client, params["namespace"], selection, options, since=started if named else None)
+    # The hold is the watch's alone: the rollback's verification (roll_back gets options) does not hold.
+    watch = RolloutWatch(api_client, params["namespace"], selection, dict(options, hold=params["hold"]), since=started if named else None)
     outcome = watch.run(params["timeout"])
     verdicts = outcome["verdicts"]
-    lines = [headline(verdicts, outcome["outcome"], outcome["elapsed"]), *summary_lines(verdicts)]
+    hold = {"hold": params["hold"], "held": outcome["held"], "hold_began": outcome["hold_began"]}
+    lines = [headline(verdicts, outcome["outcome"], outcome["elapsed"], **hold), *summary_lines(verdicts)]
     result = {
         "changed": False,
         "outcome": outcome["outcome"],
         "elapsed": round(outcome["elapsed"], 2),
+        "held": round(outcome["held"], 2),
         "resources": [result_entry(v) for v in verdicts],
         "summary": "\n".join(lines),
         "summary_lines": lines,
@@ -563,7 +625,7 @@ def main():
     if outcome["outcome"] == "error":
         module.fail_json(msg=outcome["message"], **result)
     if not module.check_mode:
-        result["verified_marks"], warnings = mark_verified(api_client, params["namespace"], outcome)
+        result["verified_marks"], warnings = mark_verified(api_client, params["namespace"], _held_long_enough(outcome, params["hold"]))
         for warning in warnings:
             module.warn(warning)
     if named:
@@ -571,12 +633,12 @@ def main():
         result["changed"] = any(item["to_revision"] is not None for item in rolled_back)
         if outcome["outcome"] == "healthy" and all(item["verified"] for item in rolled_back):
             module.exit_json(**result)
-        msg = failure_message(params["namespace"], verdicts, outcome["outcome"], outcome["elapsed"], params["timeout"])
+        msg = failure_message(params["namespace"], verdicts, outcome["outcome"], outcome["elapsed"], params["timeout"], **hold)
         module.fail_json(msg=msg + ". Rollback: " + rollback_message(rolled_back), **result)
     if outcome["outcome"] == "healthy":
         module.exit_json(**result)
 
-    msg = failure_message(params["namespace"], verdicts, outcome["outcome"], outcome["elapsed"], params["timeout"])
+    msg = failure_message(params["namespace"], verdicts, outcome["outcome"], outcome["elapsed"], params["timeout"], **hold)
     if params["rollback"]:
         candidates = rollback_candidates(verdicts)
         if candidates:

@@ -1,6 +1,7 @@
 """The watch engine of erp.platform.rollout_health without a cluster: informer loop, selection, evaluation."""
 
 import json
+import queue
 import threading
 
 import pytest
@@ -8,7 +9,19 @@ import pytest
 from ansible_collections.erp.platform.plugins.module_utils import k8s_client
 from ansible_collections.erp.platform.plugins.module_utils import rollout_status as rs
 from ansible_collections.erp.platform.plugins.module_utils import rollout_watch as rw
-from ansible_collections.erp.platform.tests.unit.fixtures import NOW, deployment, endpointslice, httproute, replicaset, rs_pod, service, stamp, statefulset
+from ansible_collections.erp.platform.plugins.module_utils.rollout_report import failure_message
+from ansible_collections.erp.platform.tests.unit.fixtures import (
+    NOW,
+    container_status,
+    deployment,
+    endpointslice,
+    httproute,
+    replicaset,
+    rs_pod,
+    service,
+    stamp,
+    statefulset,
+)
 
 
 class FakeResponse:
@@ -311,3 +324,198 @@ def test_engine_ends_the_run_once_the_api_has_not_answered_for_the_bound():
     assert engine()._lost(10_000.0) is None
     watch.informers = {"pods": LostInformer(since=100.0, permanent=True)}
     assert watch._lost(1000.0) is None
+
+
+# -- hold: everything must stay Current for `hold` seconds in a row ------------
+
+
+def crashing_caches():
+    """The Deployment of healthy_caches after one of its pods started crash-looping: Failed (fail fast)."""
+    caches = not_ready_caches()
+    dep, new = caches["deployments"]["finance-service"], next(iter(caches["replicasets"].values()))
+    crashing = rs_pod(
+        new, "b", containers=[container_status(waiting="CrashLoopBackOff", message="back-off 20s restarting failed container", restarts=2, last_exit=1)]
+    )
+    caches["deployments"] = {"finance-service": dep}
+    caches["pods"][crashing["metadata"]["name"]] = crashing
+    return caches
+
+
+def not_ready_caches(not_ready_since=5):
+    """The Deployment of healthy_caches with one pod not Ready (since ``not_ready_since`` s before NOW): InProgress."""
+    dep = deployment(available=1)
+    new = replicaset(dep, 2, "7c9d8f6b5", available=1, replicas=2)
+    pods = [rs_pod(new, "a"), rs_pod(new, "b", ready=False, ready_since=not_ready_since)]
+    return dict(
+        healthy_caches(),
+        deployments={"finance-service": dep},
+        replicasets={new["metadata"]["name"]: new},
+        pods={p["metadata"]["name"]: p for p in pods},
+        endpointslices={"s": endpointslice("finance-service", [True, False])},
+    )
+
+
+def test_hold_zero_is_healthy_at_once_and_holds_nothing():
+    watch = engine()
+    assert watch._done(watch.evaluate(healthy_caches(), NOW, 1.0)) == "healthy"
+    assert (watch.held, watch.hold_began) == (0.0, None)
+
+
+def test_hold_is_healthy_only_after_everything_was_current_for_hold_seconds():
+    watch = engine(hold=10)
+    assert watch._done(watch.evaluate(not_ready_caches(), NOW, 0.5)) is None
+    assert watch._done(watch.evaluate(healthy_caches(), NOW, 1.0)) is None
+    assert (watch.held, watch.hold_began) == (0.0, 1.0)
+    assert watch._done(watch.evaluate(healthy_caches(), NOW, 10.9)) is None
+    assert watch.held == pytest.approx(9.9)
+    verdicts = watch.evaluate(healthy_caches(), NOW, 11.0)
+    assert watch._done(verdicts) == "healthy"
+    assert watch.held == 10.0
+    assert [v["seconds_to_ready"] for v in verdicts] == [1.0, 0.5], "the Service had one ready endpoint already"
+
+
+def test_hold_restarts_when_something_goes_back_to_in_progress():
+    watch = engine(hold=10)
+    watch.evaluate(healthy_caches(), NOW, 1.0)
+    verdicts = watch.evaluate(not_ready_caches(), NOW, 4.0)
+    assert verdicts[0]["status"] == rs.IN_PROGRESS
+    assert watch._done(verdicts) is None, "not ready within not_ready_grace is no failure"
+    assert (watch.held, watch.current_since) == (3.0, None), "the stretch that ended is kept"
+    assert watch._done(watch.evaluate(healthy_caches(), NOW, 5.0)) is None
+    assert watch._done(watch.evaluate(healthy_caches(), NOW, 14.0)) is None, "10 s after the first Current, but 9 s after the last"
+    assert watch._done(watch.evaluate(healthy_caches(), NOW, 15.0)) == "healthy"
+    assert (watch.held, watch.hold_began) == (10.0, 1.0)
+
+
+def test_hold_failure_ends_the_run_at_once_and_keeps_how_long_it_held():
+    watch = engine(hold=30)
+    watch.evaluate(healthy_caches(), NOW, 1.0)
+    verdicts = watch.evaluate(crashing_caches(), NOW, 8.0)
+    assert verdicts[0]["status"] == rs.FAILED
+    assert "CrashLoopBackOff" in verdicts[0]["message"]
+    assert watch._done(verdicts) == "failed"
+    assert (watch.held, watch.hold_began) == (7.0, 1.0)
+
+
+class Clock:
+    """time.monotonic and time.time of rollout_watch, advanced only by the loop's waits (no real sleeps)."""
+
+    def __init__(self):
+        self.t = 0.0
+        self.waits = []
+
+    def monotonic(self):
+        return self.t
+
+    def time(self):
+        return NOW + self.t
+
+
+class Timeline:
+    """The caches as they change at given (fake) times; each change wakes the loop, as an informer's event does."""
+
+    def __init__(self, clock, changes):
+        self.clock = clock
+        self.changes = sorted(changes, key=lambda change: change[0])
+
+    def caches(self):
+        return [caches for at, caches in self.changes if at <= self.clock.t][-1]
+
+    def get(self, timeout):
+        self.clock.waits.append(timeout)
+        due = [at for at, _caches in self.changes if self.clock.t < at <= self.clock.t + timeout]
+        if due:
+            self.clock.t = due[0]
+            return "pods"
+        self.clock.t += timeout
+        raise queue.Empty
+
+    def get_nowait(self):
+        raise queue.Empty
+
+
+class TimelineInformer(FakeInformer):
+    def __init__(self, key, timeline):
+        super().__init__()
+        self.source = rw.Source(key, None, ())
+        self.synced = threading.Event()
+        self.synced.set()
+        self.failing_since = None
+        self.error = None
+        self.timeline = timeline
+
+    def snapshot(self):
+        return dict(self.timeline.caches().get(self.source.key, {}))
+
+
+def watch_loop(monkeypatch, changes, timeout, **options):
+    """Run RolloutWatch._loop over ``changes`` [(time, caches)] with a fake clock; returns (outcome, watch, clock)."""
+    clock = Clock()
+    monkeypatch.setattr(rw, "time", clock)
+    watch = engine(**options)
+    timeline = Timeline(clock, changes)
+    watch.wakeup = timeline
+    watch.informers = {key: TimelineInformer(key, timeline) for key in changes[0][1]}
+    watch._events_for = lambda kind, name: []
+    watch.start = clock.t
+    return watch._loop(watch.start + timeout), watch, clock
+
+
+def test_loop_without_hold_is_healthy_at_the_first_all_current(monkeypatch):
+    outcome, _watch, clock = watch_loop(monkeypatch, [(0.0, not_ready_caches()), (1.2, healthy_caches())], 60)
+    assert outcome["outcome"] == "healthy"
+    assert (clock.t, outcome["held"], outcome["hold_began"]) == (1.2, 0.0, None)
+
+
+def test_loop_wakes_up_when_the_hold_is_due(monkeypatch):
+    # Everything is Current from 0.3 s; an event at 1.0 s (nothing changes) puts the ticks at 1.5 and 2.0 s.
+    changes = [(0.0, not_ready_caches()), (0.3, healthy_caches()), (1.0, healthy_caches())]
+    outcome, _watch, clock = watch_loop(monkeypatch, changes, 60, hold=2)
+    assert outcome["outcome"] == "healthy"
+    assert clock.t == pytest.approx(2.3)
+    assert outcome["held"] == pytest.approx(2.0)
+    assert outcome["hold_began"] == 0.3
+    assert max(clock.waits) <= rw.TICK
+    assert clock.waits[-1] == pytest.approx(0.3), "the last wait ends when the hold is due, not at the next tick"
+
+
+def test_loop_fails_at_once_when_a_pod_crash_loops_during_the_hold(monkeypatch):
+    changes = [(0.0, healthy_caches()), (7.2, crashing_caches())]
+    outcome, _watch, clock = watch_loop(monkeypatch, changes, 120, hold=30)
+    assert outcome["outcome"] == "failed"
+    assert clock.t == 7.2
+    assert (outcome["held"], outcome["hold_began"]) == (7.2, 0.0)
+    message = failure_message("erp-system", outcome["verdicts"], "failed", outcome["elapsed"], 120, hold=30, held=outcome["held"], hold_began=0.0)
+    assert message.startswith(
+        "rollout failed during the hold of 30 s after 7.2 s healthy, in namespace erp-system after 7.2s: Deployment/finance-service Failed: pod"
+    )
+    assert "CrashLoopBackOff" in message
+
+
+def test_loop_fails_when_a_pod_stays_not_ready_past_the_grace_during_the_hold(monkeypatch):
+    changes = [(0.0, healthy_caches()), (2.0, not_ready_caches(not_ready_since=-2))]
+    outcome, _watch, clock = watch_loop(monkeypatch, changes, 120, hold=30, not_ready_grace=5)
+    assert outcome["outcome"] == "failed"
+    assert clock.t == pytest.approx(7.0)
+    assert (outcome["held"], outcome["hold_began"]) == (2.0, 0.0), "healthy from 0 to 2 s, then not Ready"
+    assert outcome["verdicts"][0]["fault"]["reason"] == "NotReady"
+
+
+def test_loop_restarts_the_hold_after_in_progress(monkeypatch):
+    changes = [(0.0, healthy_caches()), (4.0, not_ready_caches()), (5.5, healthy_caches())]
+    outcome, _watch, clock = watch_loop(monkeypatch, changes, 60, hold=10)
+    assert outcome["outcome"] == "healthy"
+    assert clock.t == pytest.approx(15.5)
+    assert outcome["held"] == pytest.approx(10.0)
+    assert outcome["hold_began"] == 0.0
+
+
+def test_loop_times_out_when_the_hold_is_not_completed(monkeypatch):
+    changes = [(0.0, not_ready_caches()), (5.0, healthy_caches())]
+    outcome, _watch, clock = watch_loop(monkeypatch, changes, 12, hold=10)
+    assert outcome["outcome"] == "timeout"
+    assert clock.t == pytest.approx(12.0)
+    assert outcome["held"] == pytest.approx(7.0)
+    assert all(v["status"] == rs.CURRENT for v in outcome["verdicts"])
+    message = failure_message("erp-system", outcome["verdicts"], "timeout", outcome["elapsed"], 12, hold=10, held=outcome["held"], hold_began=5.0)
+    assert message == "timed out after 12s in namespace erp-system; the hold of 10 s was not completed after 7.0 s healthy"
