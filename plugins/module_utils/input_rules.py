@@ -160,6 +160,10 @@ RULES = {
         lambda value: is_str(value) and bool(re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", value)),
         "a PostgreSQL identifier (letters, digits, underscore, not starting with a digit)",
     ),
+    "http_url": (
+        lambda value: value == "" or (is_str(value) and bool(re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$", value))),
+        "empty or an http:// or https:// URL such as http://prometheus.monitoring.svc:9090",
+    ),
     "http_path": (http_path, "an HTTP path starting with '/' (no spaces, no '//'), such as /api/reports"),
     "duration": (
         lambda value: is_str(value) and bool(re.match(r"^([0-9]+(ms|s|m|h|d|w|y))+$", value)) and bool(re.search(r"[1-9]", value)),

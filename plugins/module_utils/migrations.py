@@ -4,11 +4,13 @@
 
 A catalog entry with a ``migration`` gets a Job before its Deployment changes, and only when the image the
 Deployment would run differs from the one it runs now (or there is no Deployment yet), so an unchanged re-run
-starts no Job. The Job is named ``<job_prefix><time>`` (the run's UTC time, 12 digits): unique per run, so a
-run after a failed migration starts a fresh Job and leaves the failed one, and its pod's logs, to its TTL.
+starts no Job, nor does a run whose canary release's Deployment already runs the new image. The Job is named
+``<job_prefix><time>`` (the run's UTC time, 12 digits): unique per run, so a run after a failed migration starts
+a fresh Job and leaves the failed one, and its pod's logs, to its TTL.
 """
 
 DEPLOYMENT_SUFFIX = "-service"
+CANARY_SUFFIX = "-canary"
 
 
 def running_image(deployment, container):
@@ -35,7 +37,10 @@ def due(services, deployments, stamp):
         if not migration:
             continue
         current = running_image(by_name.get(entry["name"] + DEPLOYMENT_SUFFIX), entry["name"])
-        if current == entry["image"]["ref"]:
+        # A canary release's Deployment on the new image means this release already migrated (the run that started
+        # the canary did); promoting it, or running its steps again, migrates nothing.
+        canary = running_image(by_name.get(entry["name"] + DEPLOYMENT_SUFFIX + CANARY_SUFFIX), entry["name"])
+        if entry["image"]["ref"] in (current, canary):
             continue
         result.append({"name": entry["name"], "job_name": migration["job_prefix"] + stamp, "from_image": current, "to_image": entry["image"]["ref"]})
     return result

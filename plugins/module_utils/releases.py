@@ -89,7 +89,7 @@ def service_entry(entry):
         "tag": image.get("tag"),
         "digest": image.get("digest"),
         "replicas": entry.get("replicas"),
-        "strategy": "rolling",
+        "strategy": entry.get("strategy") or "rolling",
     }
 
 

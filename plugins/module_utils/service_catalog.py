@@ -10,6 +10,7 @@ inventory, not this file.
 """
 
 import copy
+import math
 import re
 from collections.abc import Mapping
 
@@ -101,6 +102,9 @@ def entry_defaults(name):
         "tolerations": [],
         # A database migration Job run before the service's Deployment changes (null: none); see MIGRATION_DEFAULTS.
         "migration": None,
+        # How a new image reaches the pods: rolling (the Deployment's rolling update) or canary (see CANARY_DEFAULTS).
+        "strategy": "rolling",
+        "canary": copy.deepcopy(CANARY_DEFAULTS),
     }
 
 
@@ -111,6 +115,28 @@ def entry_defaults(name):
 MIGRATION_DEFAULTS = {"image": None, "command": [], "args": [], "timeout": 600, "backoff_limit": 0, "pod_annotations": {}}
 # The migration Job is named <name>-migrate-<12-digit UTC time> and a Job name is at most 63 characters.
 MIGRATION_JOB_SUFFIX_LEN = len("-migrate-") + 12
+
+
+# A canary release (strategy canary): replicas of the canary Deployment while the steps run; steps, each a traffic
+# weight (percent of the north-south requests sent to the canary), a pause (seconds the canary must stay healthy at
+# that weight) and an optional metric gate; promotion auto (after the last step) or manual (playbooks/promote.yml);
+# header: Ingress mode only, the request header that sends a request to the canary (nginx canary-by-header).
+CANARY_DEFAULTS = {
+    "replicas": 1,
+    "steps": [{"weight": 10, "pause": 60, "gate": None}, {"weight": 50, "pause": 60, "gate": None}],
+    "promotion": "auto",
+    "header": None,
+}
+STRATEGIES = ("rolling", "canary")
+CANARY_PROMOTIONS = ("auto", "manual")
+# A step's gate: a PromQL expression whose every sample must lie within max and/or min; no_data says whether an
+# empty result passes (it does not by default).
+GATE_DEFAULTS = {"query": None, "max": None, "min": None, "no_data": "fail"}
+GATE_NO_DATA = ("fail", "pass")
+# The canary's objects are <name>-service-canary and <name>-service-stable, DNS-1035 labels of at most 63 characters.
+CANARY_SUFFIXES = ("-canary", "-stable")
+MAX_CANARY_NAME_LEN = 63 - len(SERVICE_SUFFIX) - len(CANARY_SUFFIXES[0])
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_]*$")
 
 
 # Keys whose value is a free-form mapping (validated per item, not merged against a fixed shape).
@@ -307,6 +333,7 @@ class _Builder:
         self.check_labels(name, ["node_selector"], entry["node_selector"], reserved=False)
         self.check_tolerations(name, entry["tolerations"])
         entry["migration"] = self.check_migration(name, entry["migration"])
+        self.check_strategy(name, entry)
         self.complete(entry)
         return entry
 
@@ -533,6 +560,58 @@ class _Builder:
             "); a migration Job's pod never gets a Dapr sidecar (it would keep the Job from completing); allowed: annotation keys outside these prefixes",
         )
         return migration
+
+    def check_strategy(self, name, entry):
+        """The strategy and the canary settings (checked whatever the strategy, so a switch finds no surprise)."""
+        if entry["strategy"] not in STRATEGIES:
+            _fail(self.origin(name, ["strategy"]), entry["strategy"], ", ".join(STRATEGIES))
+        canary = entry["canary"]
+        self.check_keys(name, ["canary"], canary, list(CANARY_DEFAULTS))
+        self.check_int(name, ["canary", "replicas"], canary["replicas"], 1, 100)
+        if canary["promotion"] not in CANARY_PROMOTIONS:
+            _fail(self.origin(name, ["canary", "promotion"]), canary["promotion"], ", ".join(CANARY_PROMOTIONS))
+        header = canary["header"]
+        if header is not None and not (_is_str(header) and len(header) <= 256 and _HEADER_NAME.match(header)):
+            _fail(self.origin(name, ["canary", "header"]), header, "null or an HTTP header name such as X-Canary (letters, digits, '-', '_')")
+        steps = canary["steps"]
+        if not isinstance(steps, list) or not steps:
+            _fail(self.origin(name, ["canary", "steps"]), steps, "a non-empty list of steps such as [{weight: 10, pause: 60}, {weight: 50, pause: 60}]")
+        canary["steps"] = [self.check_step(name, index, step) for index, step in enumerate(steps)]
+        if entry["strategy"] == "canary" and len(name) > MAX_CANARY_NAME_LEN:
+            _fail(
+                self.origin(name, ["strategy"]),
+                "canary",
+                f"rolling for a name longer than {MAX_CANARY_NAME_LEN} characters (the canary's Services <name>-service-canary and"
+                " <name>-service-stable must be DNS-1035 labels of at most 63 characters)",
+            )
+
+    def check_step(self, name, index, step):
+        keys = ["canary", "steps", index]
+        self.check_keys(name, keys, step, ["weight", "pause", "gate"])
+        for key in ("weight", "pause"):
+            if key not in step:
+                raise CatalogError(f"{self.origin(name, keys)}: missing key {key!r}; every step needs a weight (1-100) and a pause (seconds)")
+        self.check_int(name, [*keys, "weight"], step["weight"], 1, 100)
+        self.check_int(name, [*keys, "pause"], step["pause"], 0, 86400)
+        gate = step.get("gate")
+        if gate is None:
+            return {"weight": step["weight"], "pause": step["pause"], "gate": None}
+        self.check_keys(name, [*keys, "gate"], gate, list(GATE_DEFAULTS))
+        gate = merge(GATE_DEFAULTS, gate)
+        query = gate["query"]
+        if not _is_str(query) or not query.strip():
+            _fail(self.origin(name, [*keys, "gate", "query"]), query, 'a PromQL expression such as sum(rate(http_requests_total{code=~"5.."}[1m]))')
+        for bound in ("max", "min"):
+            value = gate[bound]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)):
+                _fail(self.origin(name, [*keys, "gate", bound]), value, "null or a number")
+        if gate["max"] is None and gate["min"] is None:
+            _fail(self.origin(name, [*keys, "gate"]), gate, "a gate with a max, a min or both")
+        if gate["max"] is not None and gate["min"] is not None and gate["min"] > gate["max"]:
+            _fail(self.origin(name, [*keys, "gate", "min"]), gate["min"], f"a number not above max ({gate['max']})")
+        if gate["no_data"] not in GATE_NO_DATA:
+            _fail(self.origin(name, [*keys, "gate", "no_data"]), gate["no_data"], ", ".join(GATE_NO_DATA))
+        return {"weight": step["weight"], "pause": step["pause"], "gate": gate}
 
     def complete(self, entry):
         """Add the computed fields templates use: resolved image reference, Service name, version label."""

@@ -304,6 +304,52 @@ def test_rollback_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, 
     assert {name for kind, name in verified if kind in ("Deployment", "StatefulSet")} == {"finance-service"}
 
 
+def test_canary_promote_and_abort_run_under_ansible_runner_with_the_bearer_token_only(kubectl, deployer, tmp_path):
+    """The canary job templates (docs/awx.md): "ERP deploy" starting a canary that waits for a manual promotion,
+    "ERP promote" finishing it, then another canary ended by "ERP abort", in Gateway API mode (the routes'
+    weights), with the documented RBAC (the ReplicaSets read, the canary objects applied and pruned)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    pdd = private_data_dir(tmp_path, deployer, deployer["token"])
+    gateway_mode = {"erp_routing": "gateway_api", "ingress_gateway_create": True, "ingress_gateway_class_name": "erp-local"}
+
+    def canary(tag: str, strategy: str = "canary") -> dict:
+        steps = [{"weight": 30, "pause": 1}]
+        reporting = {"strategy": strategy, "image": {"tag": tag}, "canary": {"steps": steps, "promotion": "manual"}}
+        return {**gateway_mode, "erp_services": {"reporting": reporting}}
+
+    def image(name: str) -> str:
+        deployment = json.loads(kubectl("-n", NAMESPACE, "get", "deployment", name, "-o", "json").stdout)
+        return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    def canary_objects() -> list[str]:
+        return kubectl("-n", NAMESPACE, "get", "deployments,services", "-l", "app.kubernetes.io/component=canary", "-o", "name").stdout.split()
+
+    # 2.0.0 by a rolling update (the strategy is still rolling), then 2.0.1 as a canary.
+    for ident, tag, strategy in (("canary-v1", "2.0.0", "rolling"), ("canary-v2", "2.0.1", "canary")):
+        rc, events = run_like_awx(pdd, home, ident, extra_vars=canary(tag, strategy))
+        failed = [e["event_data"].get("task") for e in events if e["event"] == "runner_on_failed" and not e["event_data"].get("ignore_errors")]
+        assert rc == 0, f"{ident} failed under ansible-runner with the erp-deployer token; failed tasks: {failed}"
+    assert image("reporting-service") == "docker.io/erp-system/reporting:2.0.0"
+    assert image("reporting-service-canary") == "docker.io/erp-system/reporting:2.0.1"
+    assert len(canary_objects()) == 3, canary_objects()
+
+    rc, _events = run_like_awx(pdd, home, "promote", playbook="playbooks/promote.yml", extra_vars=canary("2.0.1"))
+    assert rc == 0, "playbooks/promote.yml failed under ansible-runner with the erp-deployer token"
+    assert image("reporting-service") == "docker.io/erp-system/reporting:2.0.1"
+    assert canary_objects() == []
+
+    rc, _events = run_like_awx(pdd, home, "canary-v3", extra_vars=canary("2.0.2"))
+    assert rc == 0, "the next canary failed to start under ansible-runner with the erp-deployer token"
+    assert len(canary_objects()) == 3, canary_objects()
+    rc, _events = run_like_awx(pdd, home, "abort", playbook="playbooks/abort.yml", extra_vars=gateway_mode)
+    assert rc == 0, "playbooks/abort.yml failed under ansible-runner with the erp-deployer token"
+    assert canary_objects() == []
+    assert image("reporting-service") == "docker.io/erp-system/reporting:2.0.1"
+    rc, _events = run_like_awx(pdd, home, "ingress-again", extra_vars={"erp_routing": "ingress"})
+    assert rc == 0, "switching back to Ingress mode failed under ansible-runner with the erp-deployer token"
+
+
 def test_a_bad_token_is_refused(deployer, tmp_path):
     """Control: the token is the only credential the job has; a wrong one stops the run."""
     home = tmp_path / "home"

@@ -123,6 +123,18 @@ CASES = [
         ["dapr_resiliency.policies.timeouts.general", "five", "duration"],
     ),
     ("negative-verify-timeout", {"verify_timeout": -5}, ["verify_timeout", "-5"]),
+    ("unknown-strategy", {"erp_services": {"finance": {"strategy": "blue_green"}}}, ["erp_services.finance.strategy", "blue_green", "rolling, canary"]),
+    (
+        "canary-step-weight",
+        {"erp_services": {"finance": {"strategy": "canary", "canary": {"steps": [{"weight": 0, "pause": 10}]}}}},
+        ["erp_services.finance.canary.steps[0].weight", "0", "an integer from 1 to 100"],
+    ),
+    (
+        "canary-gate-without-prometheus",
+        {"erp_services": {"finance": {"strategy": "canary", "canary": {"steps": [{"weight": 10, "pause": 10, "gate": {"query": "up", "min": 1}}]}}}},
+        ["canary_prometheus_url", "the Prometheus HTTP API base URL that evaluates the metric gates of finance"],
+    ),
+    ("canary-prometheus-url", {"canary_prometheus_url": "prometheus:9090"}, ["canary_prometheus_url", "prometheus:9090", "http:// or https:// URL"]),
     (
         "datastore-probe-period-negative",
         {"datastores_postgres_liveness_probe": {"period_seconds": -10, "timeout_seconds": 5, "failure_threshold": 6}},

@@ -114,6 +114,7 @@ def test_design_names_the_annotations_the_templates_render():
     design = (REPO / "docs" / "design.md").read_text(encoding="utf-8")
     sources = "".join(path.read_text(encoding="utf-8") for path in REPO.glob("roles/*/templates/*.j2"))
     sources += "".join(path.read_text(encoding="utf-8") for path in REPO.glob("plugins/**/*.py"))
+    sources += "".join(path.read_text(encoding="utf-8") for path in REPO.glob("roles/*/tasks/*.yml"))
     named = set(re.findall(r"`(erp\.platform/[a-z0-9-]+)`", design))
     assert "erp.platform/config-checksum" in named
     assert [name for name in sorted(named) if name not in sources] == []

@@ -60,3 +60,12 @@ def test_the_service_container_is_the_one_compared():
 def test_the_stamp_is_twelve_digits(stamp):
     with pytest.raises(ValueError, match="stamp: got"):
         due(services(), [], stamp)
+
+
+def test_a_canary_deployment_on_the_new_image_means_the_release_already_migrated():
+    canary = deployment("finance", "docker.io/erp-system/finance:1.0.1")
+    canary["metadata"]["name"] = "finance-service-canary"
+    running = [deployment("finance", "docker.io/erp-system/finance:1.0.0"), deployment("sales", "docker.io/erp-system/sales:1.0.1"), canary]
+    assert due(services(tag="1.0.1"), running, STAMP) == []
+    canary["spec"]["template"]["spec"]["containers"][0]["image"] = "docker.io/erp-system/finance:0.9.0"
+    assert [item["name"] for item in due(services(tag="1.0.1"), running, STAMP)] == ["finance"]

@@ -467,3 +467,71 @@ def test_migration_image_must_be_pinned_in_prod(image):
 def test_migration_image_by_digest_is_pinned_in_prod():
     image = "registry.erp.test:5000/erp-system/finance-bundle@" + DIGEST
     assert by_name(catalog({"finance": {"migration": {"image": image}}}, environment="prod"))["finance"]["migration"]["ref"] == image
+
+
+# -- strategy and canary ---------------------------------------------------------------------------
+
+
+def test_every_service_rolls_by_default_with_the_default_canary_settings():
+    entries = catalog()
+    assert {entry["strategy"] for entry in entries} == {"rolling"}
+    assert entries[0]["canary"] == {
+        "replicas": 1,
+        "steps": [{"weight": 10, "pause": 60, "gate": None}, {"weight": 50, "pause": 60, "gate": None}],
+        "promotion": "auto",
+        "header": None,
+    }
+
+
+def test_canary_steps_replace_the_default_and_a_gate_gets_its_defaults():
+    steps = [{"weight": 5, "pause": 0}, {"weight": 100, "pause": 30, "gate": {"query": "sum(up)", "min": 1}}]
+    entry = by_name(catalog({"finance": {"strategy": "canary", "canary": {"steps": steps, "promotion": "manual"}}}))["finance"]
+    assert entry["strategy"] == "canary"
+    assert entry["canary"]["steps"] == [
+        {"weight": 5, "pause": 0, "gate": None},
+        {"weight": 100, "pause": 30, "gate": {"query": "sum(up)", "max": None, "min": 1, "no_data": "fail"}},
+    ]
+    assert entry["canary"]["promotion"] == "manual"
+
+
+@pytest.mark.parametrize(
+    ("override", "path", "allowed"),
+    [
+        ({"strategy": "blue_green"}, "erp_services.finance.strategy", "allowed: rolling, canary"),
+        ({"canary": {"replicas": 0}}, "erp_services.finance.canary.replicas", "an integer from 1 to 100"),
+        ({"canary": {"promotion": "later"}}, "erp_services.finance.canary.promotion", "allowed: auto, manual"),
+        ({"canary": {"header": "X Canary"}}, "erp_services.finance.canary.header", "an HTTP header name"),
+        ({"canary": {"weights": [10]}}, "erp_services.finance.canary.weights", "allowed keys: replicas, steps, promotion, header"),
+        ({"canary": {"steps": []}}, "erp_services.finance.canary.steps", "a non-empty list of steps"),
+        ({"canary": {"steps": [{"weight": 10}]}}, "erp_services.finance.canary.steps[0]", "missing key 'pause'"),
+        ({"canary": {"steps": [{"weight": 101, "pause": 1}]}}, "erp_services.finance.canary.steps[0].weight", "an integer from 1 to 100"),
+        ({"canary": {"steps": [{"weight": 10, "pause": -1}]}}, "erp_services.finance.canary.steps[0].pause", "an integer from 0 to 86400"),
+        ({"canary": {"steps": [{"weight": 10, "pause": 1, "wait": 1}]}}, "erp_services.finance.canary.steps[0].wait", "allowed keys: weight, pause, gate"),
+        ({"canary": {"steps": [{"weight": 10, "pause": 1, "gate": {"query": ""}}]}}, "erp_services.finance.canary.steps[0].gate.query", "a PromQL expression"),
+        ({"canary": {"steps": [{"weight": 10, "pause": 1, "gate": {"query": "up"}}]}}, "erp_services.finance.canary.steps[0].gate", "a max, a min or both"),
+        ({"canary": {"steps": [{"weight": 10, "pause": 1, "gate": {"query": "up", "max": "1"}}]}}, "erp_services.finance.canary.steps[0].gate.max", "a number"),
+        (
+            {"canary": {"steps": [{"weight": 10, "pause": 1, "gate": {"query": "up", "max": 1, "min": 2}}]}},
+            "erp_services.finance.canary.steps[0].gate.min",
+            "not above max",
+        ),
+        (
+            {"canary": {"steps": [{"weight": 10, "pause": 1, "gate": {"query": "up", "max": 1, "no_data": "ok"}}]}},
+            "erp_services.finance.canary.steps[0].gate.no_data",
+            "fail, pass",
+        ),
+    ],
+)
+def test_bad_strategy_or_canary_names_the_field(override, path, allowed):
+    with pytest.raises(CatalogError) as caught:
+        catalog({"finance": override})
+    assert str(caught.value).startswith(path + ":"), str(caught.value)
+    assert allowed in str(caught.value)
+
+
+def test_a_canary_service_name_leaves_room_for_its_services():
+    name = "a" * 49
+    assert by_name(catalog({name: {}}))[name]["strategy"] == "rolling"
+    with pytest.raises(CatalogError, match=rf"erp_services.{name}.strategy: got 'canary' .*a name longer than 48 characters"):
+        catalog({name: {"strategy": "canary"}})
+    assert by_name(catalog({"a" * 48: {"strategy": "canary"}}))["a" * 48]["strategy"] == "canary"

@@ -1,0 +1,233 @@
+"""Canary releases (catalog strategy canary) on the local cluster, in Gateway API and in Ingress mode.
+
+reporting (routed: /api/reports, /api/dashboard) has the canary strategy. 1.0.0 installs as any first install
+does. 1.0.1, healthy, goes through two steps (20 %, then 60 %, a short pause each), watched: the HTTPRoute's weights
+at each step, and the stable Deployment still on 1.0.0 until the last step passed; then it is promoted. 1.0.2 with
+a canary that crash-loops (fault annotation) is aborted at its first step: the stable pods are the same pods,
+the route is back to one backend, the canary's objects are gone. With manual promotion the run stops after the
+last step; playbooks/promote.yml finishes it, playbooks/abort.yml ends one. Ingress mode: the canary Ingress of
+ingress-nginx (canary-weight, canary-by-header) and the main Ingress on the stable Service.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from ansible_collections.erp.platform.tests.integration.conftest import deleted_namespace
+from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, run_playbook
+
+NAMESPACE = "erp-it-canary"
+GROUP, VERSION = "gateway.networking.k8s.io", "v1"
+FAULT = "fault.erp.test/mode"
+GATEWAY_MODE = {"erp_routing": "gateway_api", "ingress_gateway_create": True, "ingress_gateway_class_name": "erp-local"}
+STEPS = [{"weight": 20, "pause": 2}, {"weight": 60, "pause": 2}]
+CANARY_OBJECTS = {"deployment/reporting-service-canary", "service/reporting-service-canary", "service/reporting-service-stable"}
+
+
+def site(kubeconfig, inventory, tag: str, playbook: str = "site.yml", routing: dict | None = None, **canary) -> PlaybookRun:
+    reporting = {"strategy": "canary", "canary": {"steps": STEPS, **{k: v for k, v in canary.items() if k != "pod_annotations"}}}
+    if "pod_annotations" in canary:
+        reporting["pod_annotations"] = canary["pod_annotations"]
+    extra = {"erp_namespace": NAMESPACE, "erp_image_tag": tag, "erp_services": {"reporting": reporting}, **(GATEWAY_MODE if routing is None else routing)}
+    return run_playbook(playbook, inventory, extra, kubeconfig=kubeconfig)
+
+
+def get(kubectl, kind: str, name: str) -> dict:
+    return json.loads(kubectl("-n", NAMESPACE, "get", kind, name, "-o", "json").stdout)
+
+
+def image(kubectl, name: str = "reporting-service") -> str:
+    return get(kubectl, "deployment", name)["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def canary_objects(kubectl) -> set[str]:
+    listing = kubectl("-n", NAMESPACE, "get", "deployments,services,ingresses", "-l", "app.kubernetes.io/component=canary", "-o", "name").stdout
+    return {line.replace(".apps", "").replace(".networking.k8s.io", "") for line in listing.split()}
+
+
+def backends(route: dict) -> list[tuple[str, int]]:
+    """The route's backendRefs as (Service, weight); the API defaults a missing weight to 1."""
+    return [(ref["name"], ref.get("weight", 1)) for ref in route["spec"]["rules"][0]["backendRefs"]]
+
+
+def stable_pods(kubectl) -> dict[str, str]:
+    pods = json.loads(kubectl("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=reporting", "-o", "json").stdout)["items"]
+    return {pod["metadata"]["name"]: pod["metadata"]["uid"] for pod in pods if "erp.platform/track" not in pod["metadata"]["labels"]}
+
+
+class Timeline(threading.Thread):
+    """Watches HTTPRoute reporting-service and Deployment reporting-service; records each change in order:
+    ("route", ((Service, weight), ...)) and ("stable", image)."""
+
+    def __init__(self, k8s_client):
+        super().__init__(daemon=True)
+        from kubernetes import client
+
+        self.custom = client.CustomObjectsApi(k8s_client)
+        self.apps = client.AppsV1Api(k8s_client)
+        self.events: list[tuple[str, object]] = []
+        self.errors: list[Exception] = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._watch, args=(kind,), daemon=True) for kind in ("route", "stable")]
+
+    def _record(self, kind, value):
+        if not self.events or [e for e in self.events if e[0] == kind][-1:] != [(kind, value)]:
+            self.events.append((kind, value))
+
+    def _watch(self, kind):
+        from kubernetes import watch
+
+        if kind == "route":
+            func, args = self.custom.list_namespaced_custom_object, (GROUP, VERSION, NAMESPACE, "httproutes")
+        else:
+            func, args = self.apps.list_namespaced_deployment, (NAMESPACE,)
+        stream = watch.Watch()
+        try:
+            for event in stream.stream(func, *args, timeout_seconds=600):
+                obj = event["object"]
+                if kind == "route" and obj["metadata"]["name"] == "reporting-service":
+                    self._record(kind, tuple(backends(obj)))
+                elif kind == "stable" and obj.metadata.name == "reporting-service":
+                    self._record(kind, obj.spec.template.spec.containers[0].image)
+                if self.stop.is_set():
+                    break
+        except Exception as exc:  # reported by the test
+            self.errors.append(exc)
+        finally:
+            stream.stop()
+
+    def run(self):
+        for thread in self.threads:
+            thread.start()
+        self.stop.wait()
+
+    def finish(self):
+        self.stop.set()
+        return self.events
+
+
+@pytest.fixture(scope="module")
+def installed(kubectl, kubeconfig, inventory):
+    deleted_namespace(kubectl, NAMESPACE)
+    first = site(kubeconfig, inventory, "1.0.0")
+    assert first.rc == 0, first.tail()
+    return first
+
+
+def test_the_first_install_is_an_ordinary_one(installed, kubectl):
+    assert image(kubectl) == "docker.io/erp-system/reporting:1.0.0"
+    assert canary_objects(kubectl) == set()
+    assert backends(get(kubectl, "httproute", "reporting-service")) == [("reporting-service", 1)]
+
+
+@pytest.fixture(scope="module")
+def promoted(installed, kubectl, kubeconfig, inventory, k8s_client):
+    timeline = Timeline(k8s_client)
+    timeline.start()
+    result = site(kubeconfig, inventory, "1.0.1")
+    events = timeline.finish()
+    assert not timeline.errors, timeline.errors
+    return result, events
+
+
+def test_a_healthy_canary_goes_through_its_steps_then_is_promoted(promoted, kubectl):
+    result, events = promoted
+    assert result.rc == 0, result.tail()
+    routes = [value for kind, value in events if kind == "route"]
+    stable = ("reporting-service-stable", 80), ("reporting-service-canary", 20)
+    later = ("reporting-service-stable", 40), ("reporting-service-canary", 60)
+    assert stable in routes, routes
+    assert later in routes, routes
+    assert routes.index(stable) < routes.index(later), routes
+    # The stable Deployment took 1.0.1 only after the last step, once the route was back on its own Service.
+    changed = events.index(("stable", "docker.io/erp-system/reporting:1.0.1"))
+    assert events.index(("route", later)) < changed, events
+    assert events.index(("route", (("reporting-service", 1),))) < changed, events
+    assert image(kubectl) == "docker.io/erp-system/reporting:1.0.1"
+    assert canary_objects(kubectl) == set()
+    assert backends(get(kubectl, "httproute", "reporting-service")) == [("reporting-service", 1)]
+
+
+def test_a_crash_looping_canary_is_aborted_at_its_first_step(promoted, kubectl, kubeconfig, inventory):
+    pods = stable_pods(kubectl)
+    assert pods
+    failing = site(kubeconfig, inventory, "1.0.2", pod_annotations={FAULT: "crashloop"})
+    assert failing.rc != 0, failing.tail()
+    message = failing.output
+    assert "The canary release of reporting" in message, failing.tail()
+    assert "was aborted at step 1 of 2 (20%)" in message, failing.tail()
+    assert "Deployment/reporting-service-canary Failed" in message, failing.tail()
+    assert "CrashLoopBackOff" in message, failing.tail()
+    assert "reporting-service was not changed and still runs docker.io/erp-system/reporting:1.0.1" in message, failing.tail()
+    assert stable_pods(kubectl) == pods
+    assert image(kubectl) == "docker.io/erp-system/reporting:1.0.1"
+    assert canary_objects(kubectl) == set()
+    assert backends(get(kubectl, "httproute", "reporting-service")) == [("reporting-service", 1)]
+    # The event for Dapr's operator: an annotation on the stable Deployment's metadata, by a field manager of its own.
+    stable = json.loads(kubectl("-n", NAMESPACE, "get", "deployment", "reporting-service", "-o", "json", "--show-managed-fields").stdout)
+    assert "erp.platform/canary-ended" in stable["metadata"]["annotations"], stable["metadata"]["annotations"]
+    assert "erp.platform-canary" in {entry["manager"] for entry in stable["metadata"]["managedFields"]}
+
+
+def test_manual_promotion_stops_after_the_last_step_and_promote_yml_finishes(promoted, kubectl, kubeconfig, inventory):
+    waiting = site(kubeconfig, inventory, "1.0.2", promotion="manual")
+    assert waiting.rc == 0, waiting.tail()
+    assert "Promote it with playbooks/promote.yml" in waiting.output, waiting.tail()
+    assert image(kubectl) == "docker.io/erp-system/reporting:1.0.1"
+    assert image(kubectl, "reporting-service-canary") == "docker.io/erp-system/reporting:1.0.2"
+    assert canary_objects(kubectl) == CANARY_OBJECTS
+    assert backends(get(kubectl, "httproute", "reporting-service")) == [("reporting-service-stable", 40), ("reporting-service-canary", 60)]
+
+    promote = site(kubeconfig, inventory, "1.0.2", playbook="playbooks/promote.yml", promotion="manual")
+    assert promote.rc == 0, promote.tail()
+    assert image(kubectl) == "docker.io/erp-system/reporting:1.0.2"
+    assert canary_objects(kubectl) == set()
+    assert backends(get(kubectl, "httproute", "reporting-service")) == [("reporting-service", 1)]
+
+
+def test_abort_yml_ends_a_waiting_canary_in_ingress_mode(promoted, kubectl, kubeconfig, inventory):
+    ingress = {"erp_routing": "ingress"}
+    switched = site(kubeconfig, inventory, "1.0.2", routing=ingress)
+    assert switched.rc == 0, switched.tail()
+    pods = stable_pods(kubectl)
+    waiting = site(kubeconfig, inventory, "1.0.3", routing=ingress, promotion="manual", header="X-Canary")
+    assert waiting.rc == 0, waiting.tail()
+    canary = get(kubectl, "ingress", "reporting-service-canary")
+    assert canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary"] == "true"
+    assert canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "60"
+    assert canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-by-header"] == "X-Canary"
+    canary_paths = {p["path"]: p["backend"]["service"]["name"] for p in canary["spec"]["rules"][0]["http"]["paths"]}
+    assert canary_paths == {"/api/reports": "reporting-service-canary", "/api/dashboard": "reporting-service-canary"}
+    main = get(kubectl, "ingress", "erp-ingress")
+    main_paths = {p["path"]: p["backend"]["service"]["name"] for p in main["spec"]["rules"][0]["http"]["paths"]}
+    assert main_paths["/api/reports"] == "reporting-service-stable", main_paths
+    assert main_paths["/"] == "gateway-service", main_paths
+
+    aborted = run_playbook("playbooks/abort.yml", inventory, {"erp_namespace": NAMESPACE, "erp_routing": "ingress"}, kubeconfig=kubeconfig)
+    assert aborted.rc == 0, aborted.tail()
+    assert "Aborted the canary releases of reporting" in aborted.output, aborted.tail()
+    assert canary_objects(kubectl) == set()
+    assert kubectl("-n", NAMESPACE, "get", "ingress", "-o", "name").stdout.split() == ["ingress.networking.k8s.io/erp-ingress"]
+    main = get(kubectl, "ingress", "erp-ingress")
+    assert {p["backend"]["service"]["name"] for p in main["spec"]["rules"][0]["http"]["paths"] if p["path"].startswith("/api/")} == {"reporting-service"}
+    assert stable_pods(kubectl) == pods
+    assert image(kubectl) == "docker.io/erp-system/reporting:1.0.2"
+
+
+def test_switching_the_strategy_alone_changes_nothing(promoted, kubectl, kubeconfig, inventory):
+    """rolling and canary differ only in how the next image arrives: switching either way, on the image the
+    cluster runs, replaces no pod and reports no change."""
+    # The aborted canary left reporting on an older tag than the other services.
+    current, others = image(kubectl).rsplit(":", 1)[1], image(kubectl, "gateway-service").rsplit(":", 1)[1]
+    pods = stable_pods(kubectl)
+    extra = {"erp_namespace": NAMESPACE, "erp_image_tag": others, "erp_routing": "ingress"}
+    for strategy in ("rolling", "canary"):
+        reporting = {"strategy": strategy, "image": {"tag": current}}
+        again = run_playbook("site.yml", inventory, {**extra, "erp_services": {"reporting": reporting}}, kubeconfig=kubeconfig)
+        assert again.rc == 0, again.tail()
+        assert again.recap["changed"] == 0, again.changed_tasks
+        assert stable_pods(kubectl) == pods
+        assert canary_objects(kubectl) == set()
