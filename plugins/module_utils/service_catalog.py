@@ -105,6 +105,7 @@ def entry_defaults(name):
         # How a new image reaches the pods: rolling (the Deployment's rolling update) or canary (see CANARY_DEFAULTS).
         "strategy": "rolling",
         "canary": copy.deepcopy(CANARY_DEFAULTS),
+        "blue_green": copy.deepcopy(BLUE_GREEN_DEFAULTS),
     }
 
 
@@ -127,15 +128,20 @@ CANARY_DEFAULTS = {
     "promotion": "auto",
     "header": None,
 }
-STRATEGIES = ("rolling", "canary")
+# A blue/green release (strategy blue_green): delay, the seconds the new colour must stay healthy behind the service's
+# Service after the switch while the old colour still runs (switching back is instant), before the old one goes.
+BLUE_GREEN_DEFAULTS = {"delay": 60}
+STRATEGIES = ("rolling", "canary", "blue_green")
 CANARY_PROMOTIONS = ("auto", "manual")
 # A step's gate: a PromQL expression whose every sample must lie within max and/or min; no_data says whether an
 # empty result passes (it does not by default).
 GATE_DEFAULTS = {"query": None, "max": None, "min": None, "no_data": "fail"}
 GATE_NO_DATA = ("fail", "pass")
-# The canary's objects are <name>-service-canary and <name>-service-stable, DNS-1035 labels of at most 63 characters.
+# The canary's objects are <name>-service-canary and <name>-service-stable, a blue/green service's
+# <name>-service-blue, -green and -preview: DNS-1035 labels of at most 63 characters.
 CANARY_SUFFIXES = ("-canary", "-stable")
 MAX_CANARY_NAME_LEN = 63 - len(SERVICE_SUFFIX) - len(CANARY_SUFFIXES[0])
+MAX_BLUE_GREEN_NAME_LEN = 63 - len(SERVICE_SUFFIX) - len("-preview")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_]*$")
 
 
@@ -577,6 +583,22 @@ class _Builder:
         if not isinstance(steps, list) or not steps:
             _fail(self.origin(name, ["canary", "steps"]), steps, "a non-empty list of steps such as [{weight: 10, pause: 60}, {weight: 50, pause: 60}]")
         canary["steps"] = [self.check_step(name, index, step) for index, step in enumerate(steps)]
+        blue_green = entry["blue_green"]
+        self.check_keys(name, ["blue_green"], blue_green, list(BLUE_GREEN_DEFAULTS))
+        self.check_int(name, ["blue_green", "delay"], blue_green["delay"], 0, 3600)
+        if entry["strategy"] == "blue_green" and len(name) > MAX_BLUE_GREEN_NAME_LEN:
+            _fail(
+                self.origin(name, ["strategy"]),
+                "blue_green",
+                f"rolling or canary for a name longer than {MAX_BLUE_GREEN_NAME_LEN} characters (Service <name>-service-preview must be"
+                " a DNS-1035 label of at most 63 characters)",
+            )
+        if entry["strategy"] == "blue_green" and entry["autoscaling"]["enabled"]:
+            _fail(
+                self.origin(name, ["strategy"]),
+                "blue_green",
+                "rolling or canary while autoscaling.enabled is true (a HorizontalPodAutoscaler scales one Deployment; blue/green has two)",
+            )
         if entry["strategy"] == "canary" and len(name) > MAX_CANARY_NAME_LEN:
             _fail(
                 self.origin(name, ["strategy"]),

@@ -123,7 +123,12 @@ CASES = [
         ["dapr_resiliency.policies.timeouts.general", "five", "duration"],
     ),
     ("negative-verify-timeout", {"verify_timeout": -5}, ["verify_timeout", "-5"]),
-    ("unknown-strategy", {"erp_services": {"finance": {"strategy": "blue_green"}}}, ["erp_services.finance.strategy", "blue_green", "rolling, canary"]),
+    ("unknown-strategy", {"erp_services": {"finance": {"strategy": "green"}}}, ["erp_services.finance.strategy", "green", "rolling, canary, blue_green"]),
+    (
+        "blue-green-with-autoscaling",
+        {"erp_services": {"finance": {"strategy": "blue_green", "autoscaling": {"enabled": True}}}},
+        ["erp_services.finance.strategy", "blue_green", "while autoscaling.enabled is true"],
+    ),
     (
         "canary-step-weight",
         {"erp_services": {"finance": {"strategy": "canary", "canary": {"steps": [{"weight": 0, "pause": 10}]}}}},

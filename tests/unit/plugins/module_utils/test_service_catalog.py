@@ -475,6 +475,7 @@ def test_migration_image_by_digest_is_pinned_in_prod():
 def test_every_service_rolls_by_default_with_the_default_canary_settings():
     entries = catalog()
     assert {entry["strategy"] for entry in entries} == {"rolling"}
+    assert entries[0]["blue_green"] == {"delay": 60}
     assert entries[0]["canary"] == {
         "replicas": 1,
         "steps": [{"weight": 10, "pause": 60, "gate": None}, {"weight": 50, "pause": 60, "gate": None}],
@@ -497,7 +498,14 @@ def test_canary_steps_replace_the_default_and_a_gate_gets_its_defaults():
 @pytest.mark.parametrize(
     ("override", "path", "allowed"),
     [
-        ({"strategy": "blue_green"}, "erp_services.finance.strategy", "allowed: rolling, canary"),
+        ({"strategy": "green"}, "erp_services.finance.strategy", "allowed: rolling, canary, blue_green"),
+        ({"blue_green": {"delay": -1}}, "erp_services.finance.blue_green.delay", "an integer from 0 to 3600"),
+        ({"blue_green": {"wait": 1}}, "erp_services.finance.blue_green.wait", "allowed keys: delay"),
+        (
+            {"strategy": "blue_green", "autoscaling": {"enabled": True}},
+            "erp_services.finance.strategy",
+            "rolling or canary while autoscaling.enabled is true",
+        ),
         ({"canary": {"replicas": 0}}, "erp_services.finance.canary.replicas", "an integer from 1 to 100"),
         ({"canary": {"promotion": "later"}}, "erp_services.finance.canary.promotion", "allowed: auto, manual"),
         ({"canary": {"header": "X Canary"}}, "erp_services.finance.canary.header", "an HTTP header name"),
@@ -535,3 +543,10 @@ def test_a_canary_service_name_leaves_room_for_its_services():
     with pytest.raises(CatalogError, match=rf"erp_services.{name}.strategy: got 'canary' .*a name longer than 48 characters"):
         catalog({name: {"strategy": "canary"}})
     assert by_name(catalog({"a" * 48: {"strategy": "canary"}}))["a" * 48]["strategy"] == "canary"
+
+
+def test_a_blue_green_service_name_leaves_room_for_its_preview_service():
+    name = "b" * 48
+    with pytest.raises(CatalogError, match=rf"erp_services.{name}.strategy: got 'blue_green' .*a name longer than 47 characters"):
+        catalog({name: {"strategy": "blue_green"}})
+    assert by_name(catalog({"b" * 47: {"strategy": "blue_green"}}))["b" * 47]["strategy"] == "blue_green"
