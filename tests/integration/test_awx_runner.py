@@ -304,10 +304,11 @@ def test_rollback_runs_under_ansible_runner_with_the_bearer_token_only(kubectl, 
     assert {name for kind, name in verified if kind in ("Deployment", "StatefulSet")} == {"finance-service"}
 
 
-def test_canary_promote_and_abort_run_under_ansible_runner_with_the_bearer_token_only(kubectl, deployer, tmp_path):
-    """The canary job templates (docs/awx.md): "ERP deploy" starting a canary that waits for a manual promotion,
+def test_release_strategies_run_under_ansible_runner_with_the_bearer_token_only(kubectl, deployer, tmp_path):
+    """The strategies' job templates (docs/awx.md): "ERP deploy" starting a canary that waits for a manual promotion,
     "ERP promote" finishing it, then another canary ended by "ERP abort", in Gateway API mode (the routes'
-    weights), with the documented RBAC (the ReplicaSets read, the canary objects applied and pruned)."""
+    weights); then blue/green releases and back to rolling; with the documented RBAC (the ReplicaSets read, the
+    canary and colour objects applied and pruned, the Service switched)."""
     home = tmp_path / "home"
     home.mkdir()
     pdd = private_data_dir(tmp_path, deployer, deployer["token"])
@@ -315,7 +316,7 @@ def test_canary_promote_and_abort_run_under_ansible_runner_with_the_bearer_token
 
     def canary(tag: str, strategy: str = "canary") -> dict:
         steps = [{"weight": 30, "pause": 1}]
-        reporting = {"strategy": strategy, "image": {"tag": tag}, "canary": {"steps": steps, "promotion": "manual"}}
+        reporting = {"strategy": strategy, "image": {"tag": tag}, "canary": {"steps": steps, "promotion": "manual"}, "blue_green": {"delay": 1}}
         return {**gateway_mode, "erp_services": {"reporting": reporting}}
 
     def image(name: str) -> str:
@@ -346,6 +347,19 @@ def test_canary_promote_and_abort_run_under_ansible_runner_with_the_bearer_token
     assert rc == 0, "playbooks/abort.yml failed under ansible-runner with the erp-deployer token"
     assert canary_objects() == []
     assert image("reporting-service") == "docker.io/erp-system/reporting:2.0.1"
+    # Blue/green: the rolling Deployment to blue (the Service switched, the rolling Deployment removed), then a new
+    # image as green, then back to the rolling strategy (the colours removed after the verification).
+    for ident, tag, strategy, expected in (
+        ("blue-green-v1", "2.0.1", "blue_green", {"reporting-service-blue"}),
+        ("blue-green-v2", "2.0.2", "blue_green", {"reporting-service-green"}),
+        ("rolling-again", "2.0.2", "rolling", {"reporting-service"}),
+    ):
+        rc, events = run_like_awx(pdd, home, ident, extra_vars=canary(tag, strategy))
+        failed = [e["event_data"].get("task") for e in events if e["event"] == "runner_on_failed" and not e["event_data"].get("ignore_errors")]
+        assert rc == 0, f"{ident} failed under ansible-runner with the erp-deployer token; failed tasks: {failed}"
+        deployed = json.loads(kubectl("-n", NAMESPACE, "get", "deployments", "-o", "json").stdout)["items"]
+        assert {d["metadata"]["name"] for d in deployed if d["metadata"]["name"].startswith("reporting")} == expected, ident
+
     rc, _events = run_like_awx(pdd, home, "ingress-again", extra_vars={"erp_routing": "ingress"})
     assert rc == 0, "switching back to Ingress mode failed under ansible-runner with the erp-deployer token"
 
