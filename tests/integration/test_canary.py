@@ -58,6 +58,17 @@ def stable_pods(kubectl) -> dict[str, str]:
     return {pod["metadata"]["name"]: pod["metadata"]["uid"] for pod in pods if "erp.platform/track" not in pod["metadata"]["labels"]}
 
 
+def track_pods(kubectl, track: str) -> dict[str, str]:
+    pods = json.loads(kubectl("-n", NAMESPACE, "get", "pods", "-l", f"erp.platform/track={track}", "-o", "json").stdout)["items"]
+    return {pod["metadata"]["name"]: pod["metadata"]["uid"] for pod in pods}
+
+
+def endpoint_pods(kubectl, service: str) -> set[str]:
+    """The pods behind the Service's ready endpoints."""
+    slices = json.loads(kubectl("-n", NAMESPACE, "get", "endpointslices", "-l", f"kubernetes.io/service-name={service}", "-o", "json").stdout)
+    return {e["targetRef"]["name"] for s in slices["items"] for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")}
+
+
 class Timeline(threading.Thread):
     """Watches HTTPRoute reporting-service and Deployment reporting-service; records each change in order:
     ("route", ((Service, weight), ...)) and ("stable", image)."""
@@ -180,6 +191,16 @@ def test_manual_promotion_stops_after_the_last_step_and_promote_yml_finishes(pro
     assert image(kubectl, "reporting-service-canary") == "docker.io/erp-system/reporting:1.0.2"
     assert canary_objects(kubectl) == CANARY_OBJECTS
     assert backends(get(kubectl, "httproute", "reporting-service")) == [("reporting-service-stable", 40), ("reporting-service-canary", 60)]
+    # East-west as documented: reporting-service (the gateway's and Dapr invocation's way in) has both tracks'
+    # pods; -stable only the stable pods, -canary only the canary's; the canary keeps the stable selector.
+    stable_names, canary_names = set(stable_pods(kubectl)), set(track_pods(kubectl, "canary"))
+    assert stable_names
+    assert canary_names
+    assert endpoint_pods(kubectl, "reporting-service") == stable_names | canary_names
+    assert endpoint_pods(kubectl, "reporting-service-stable") == stable_names
+    assert endpoint_pods(kubectl, "reporting-service-canary") == canary_names
+    selector = get(kubectl, "deployment", "reporting-service")["spec"]["selector"]
+    assert get(kubectl, "deployment", "reporting-service-canary")["spec"]["selector"] == selector
 
     promote = site(kubeconfig, inventory, "1.0.2", playbook="playbooks/promote.yml", promotion="manual")
     assert promote.rc == 0, promote.tail()
