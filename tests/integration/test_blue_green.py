@@ -114,10 +114,16 @@ def watched(k8s_client, run):
     return result, timeline.finish()
 
 
-def before(events, first, second):
+def then(events, first, second):
+    """`second` happens after `first` (its first time)."""
     assert first in events, events
-    assert second in events, events
-    assert events.index(first) < events.index(second), events
+    assert second in events[events.index(first) + 1 :], events
+
+
+def before(events, first, second):
+    """`second` happens after `first`, and not before it (the watch's first events are the objects as they were)."""
+    then(events, first, second)
+    assert second not in events[: events.index(first)], events
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +216,9 @@ def test_a_failure_after_the_switch_switches_back(kubectl, kubeconfig, inventory
     assert "failed after the switch; reporting-service was switched back to green" in result.output, result.tail()
     assert "Deployment/reporting-service-blue Failed" in result.output, result.tail()
     assert "CrashLoopBackOff" in result.output, result.tail()
-    before(events, ("selects", "blue"), ("selects", "green"))
-    before(events, ("selects", "green"), ("deleted", "reporting-service-blue"))
+    # Green served when the watch began; the switch to blue, then back to green, then blue removed.
+    then(events, ("selects", "blue"), ("selects", "green"))
+    then(events, ("selects", "blue"), ("deleted", "reporting-service-blue"))
     assert selector(kubectl)[COLOUR] == "green"
     assert serving_colours(kubectl) == {"green"}
     # The failed colour went once the Service was switched back; the old one is as it was.
