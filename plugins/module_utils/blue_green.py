@@ -21,8 +21,6 @@ from ansible_collections.erp.platform.plugins.module_utils.migrations import run
 COLOUR_LABEL = "erp.platform/colour"
 COLOURS = ("blue", "green")
 LEGACY = "legacy"
-DEPLOYMENT_SUFFIX = "-service"
-PREVIEW_SUFFIX = "-preview"
 
 
 def _meta(obj):
@@ -55,7 +53,7 @@ def states(services, deployments, live_services, replicasets):
     for entry in services or []:
         if entry.get("strategy") != "blue_green":
             continue
-        name, service_name = entry["name"], entry["name"] + DEPLOYMENT_SUFFIX
+        name, service_name = entry["name"], entry["service_name"]
         selected = ((live.get(service_name) or {}).get("spec") or {}).get("selector") or {}
         colour = selected.get(COLOUR_LABEL)
         if colour in COLOURS and f"{service_name}-{colour}" in by_name:

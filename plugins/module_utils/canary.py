@@ -13,12 +13,8 @@ replica ratio). Plain Python, shared by the filter and the unit tests.
 """
 
 from ansible_collections.erp.platform.plugins.module_utils.migrations import running_image
+from ansible_collections.erp.platform.plugins.module_utils.service_catalog import CANARY_SUFFIX, STABLE_SUFFIX
 
-TRACK_LABEL = "erp.platform/track"
-CANARY_TRACK = "canary"
-DEPLOYMENT_SUFFIX = "-service"
-CANARY_SUFFIX = "-canary"
-STABLE_SUFFIX = "-stable"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
 
@@ -60,7 +56,7 @@ def releases(services, deployments, replicasets, promote=False):
     for entry in services or []:
         if entry.get("strategy") != "canary":
             continue
-        service_name = entry["name"] + DEPLOYMENT_SUFFIX
+        service_name = entry["service_name"]
         stable = by_name.get(service_name)
         current = running_image(stable, entry["name"])
         if stable is None or current is None or current == entry["image"]["ref"]:

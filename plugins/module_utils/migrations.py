@@ -9,8 +9,7 @@ starts no Job, nor does a run whose canary release's Deployment already runs the
 a fresh Job and leaves the failed one, and its pod's logs, to its TTL.
 """
 
-DEPLOYMENT_SUFFIX = "-service"
-CANARY_SUFFIX = "-canary"
+from ansible_collections.erp.platform.plugins.module_utils.service_catalog import CANARY_SUFFIX
 
 
 def running_image(deployment, container):
@@ -36,10 +35,10 @@ def due(services, deployments, stamp):
         migration = entry.get("migration")
         if not migration:
             continue
-        current = running_image(by_name.get(entry["name"] + DEPLOYMENT_SUFFIX), entry["name"])
+        current = running_image(by_name.get(entry["service_name"]), entry["name"])
         # A canary release's Deployment on the new image means this release already migrated (the run that started
         # the canary did); promoting it, or running its steps again, migrates nothing.
-        canary = running_image(by_name.get(entry["name"] + DEPLOYMENT_SUFFIX + CANARY_SUFFIX), entry["name"])
+        canary = running_image(by_name.get(entry["service_name"] + CANARY_SUFFIX), entry["name"])
         if entry["image"]["ref"] in (current, canary):
             continue
         result.append({"name": entry["name"], "job_name": migration["job_prefix"] + stamp, "from_image": current, "to_image": entry["image"]["ref"]})

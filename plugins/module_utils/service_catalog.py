@@ -137,11 +137,14 @@ CANARY_PROMOTIONS = ("auto", "manual")
 # empty result passes (it does not by default).
 GATE_DEFAULTS = {"query": None, "max": None, "min": None, "no_data": "fail"}
 GATE_NO_DATA = ("fail", "pass")
-# The canary's objects are <name>-service-canary and <name>-service-stable, a blue/green service's
-# <name>-service-blue, -green and -preview: DNS-1035 labels of at most 63 characters.
-CANARY_SUFFIXES = ("-canary", "-stable")
-MAX_CANARY_NAME_LEN = 63 - len(SERVICE_SUFFIX) - len(CANARY_SUFFIXES[0])
-MAX_BLUE_GREEN_NAME_LEN = 63 - len(SERVICE_SUFFIX) - len("-preview")
+# The names a strategy adds after <name>-service: a canary's Deployment and Services <name>-service-canary and
+# <name>-service-stable, a blue/green service's Deployments <name>-service-blue and -green and its Service
+# <name>-service-preview. The one owner of these suffixes (canary.py, blue_green.py and migrations.py import them);
+# each name must stay a DNS-1035 label of at most 63 characters.
+CANARY_SUFFIX = "-canary"
+STABLE_SUFFIX = "-stable"
+PREVIEW_SUFFIX = "-preview"
+STRATEGY_SUFFIXES = {"canary": (CANARY_SUFFIX, STABLE_SUFFIX), "blue_green": ("-blue", "-green", PREVIEW_SUFFIX)}
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_]*$")
 
 
@@ -586,25 +589,23 @@ class _Builder:
         blue_green = entry["blue_green"]
         self.check_keys(name, ["blue_green"], blue_green, list(BLUE_GREEN_DEFAULTS))
         self.check_int(name, ["blue_green", "delay"], blue_green["delay"], 0, 3600)
-        if entry["strategy"] == "blue_green" and len(name) > MAX_BLUE_GREEN_NAME_LEN:
+        limit = strategy_name_limit(entry["strategy"])
+        if len(name) > limit:
+            suffixes = STRATEGY_SUFFIXES[entry["strategy"]]
             _fail(
                 self.origin(name, ["strategy"]),
-                "blue_green",
-                f"rolling or canary for a name longer than {MAX_BLUE_GREEN_NAME_LEN} characters (Service <name>-service-preview must be"
-                " a DNS-1035 label of at most 63 characters)",
+                entry["strategy"],
+                "{} for a name longer than {} characters (its {} must be DNS-1035 labels of at most 63 characters)".format(
+                    " or ".join(other for other in STRATEGIES if len(name) <= strategy_name_limit(other)),
+                    limit,
+                    ", ".join(f"<name>{SERVICE_SUFFIX}{suffix}" for suffix in suffixes),
+                ),
             )
         if entry["strategy"] == "blue_green" and entry["autoscaling"]["enabled"]:
             _fail(
                 self.origin(name, ["strategy"]),
                 "blue_green",
                 "rolling or canary while autoscaling.enabled is true (a HorizontalPodAutoscaler scales one Deployment; blue/green has two)",
-            )
-        if entry["strategy"] == "canary" and len(name) > MAX_CANARY_NAME_LEN:
-            _fail(
-                self.origin(name, ["strategy"]),
-                "canary",
-                f"rolling for a name longer than {MAX_CANARY_NAME_LEN} characters (the canary's Services <name>-service-canary and"
-                " <name>-service-stable must be DNS-1035 labels of at most 63 characters)",
             )
 
     def check_step(self, name, index, step):
@@ -688,6 +689,11 @@ class _Builder:
                     if not here.startswith(OVERRIDES_VAR) and there.startswith(OVERRIDES_VAR):
                         here, there, other = there, here, entry["name"]
                     _fail(here, value, f"{what} ({other!r} already has it at {there})")
+
+
+def strategy_name_limit(strategy):
+    """The longest service name a strategy allows: <name>-service and its longest suffix within 63 characters."""
+    return 63 - len(SERVICE_SUFFIX) - max(map(len, STRATEGY_SUFFIXES.get(strategy, ("",))))
 
 
 def version_label(tag):

@@ -17,6 +17,7 @@ import pytest
 
 from ansible_collections.erp.platform.tests.integration.conftest import deleted_namespace
 from ansible_collections.erp.platform.tests.integration.playbook_run import run_playbook
+from ansible_collections.erp.platform.tests.integration.watch_events import recorded
 
 NAMESPACE = "erp-it-blue-green"
 FAULT = "fault.erp.test/mode"
@@ -50,68 +51,38 @@ def serving_colours(kubectl) -> set[str]:
     return {p["metadata"]["labels"].get(COLOUR, "") for p in pods if p["metadata"]["name"] in names}
 
 
-class Timeline(threading.Thread):
-    """Records, in order, what the Deployments of reporting and Service reporting-service go through:
+def watched(k8s_client, run):
+    """run() while the Deployments of reporting and Service reporting-service are watched: in order,
     ("available", Deployment) when one first has all its replicas available, ("deleted", Deployment), and
     ("selects", colour or "hash" or "all") when the Service's selector changes."""
+    from kubernetes import client
 
-    def __init__(self, k8s_client):
-        super().__init__(daemon=True)
-        from kubernetes import client
+    available = set()
 
-        self.apps = client.AppsV1Api(k8s_client)
-        self.core = client.CoreV1Api(k8s_client)
-        self.events: list[tuple[str, str]] = []
-        self.errors: list[Exception] = []
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._watch, args=(kind,), daemon=True) for kind in ("deployments", "services")]
+    def deployments(event):
+        obj = event["object"]
+        name = obj.metadata.name
+        if not name.startswith("reporting-service"):
+            return None
+        if event["type"] == "DELETED":
+            return ("deleted", name)
+        if name not in available and obj.status.available_replicas and obj.status.available_replicas >= obj.spec.replicas:
+            available.add(name)
+            return ("available", name)
+        return None
 
-    def _add(self, event):
-        if not self.events or self.events[-1] != event:
-            self.events.append(event)
+    def service(event):
+        obj = event["object"]
+        if obj.metadata.name != "reporting-service":
+            return None
+        chosen = obj.spec.selector or {}
+        return ("selects", chosen.get(COLOUR) or ("hash" if "pod-template-hash" in chosen else "all"))
 
-    def _watch(self, kind):
-        from kubernetes import watch
-
-        func = self.apps.list_namespaced_deployment if kind == "deployments" else self.core.list_namespaced_service
-        stream = watch.Watch()
-        available = set()
-        try:
-            for event in stream.stream(func, NAMESPACE, timeout_seconds=600):
-                obj = event["object"]
-                name = obj.metadata.name
-                if kind == "deployments" and name.startswith("reporting-service"):
-                    if event["type"] == "DELETED":
-                        self._add(("deleted", name))
-                    elif name not in available and obj.status.available_replicas and obj.status.available_replicas >= obj.spec.replicas:
-                        available.add(name)
-                        self._add(("available", name))
-                elif kind == "services" and name == "reporting-service":
-                    chosen = obj.spec.selector or {}
-                    self._add(("selects", chosen.get(COLOUR) or ("hash" if "pod-template-hash" in chosen else "all")))
-                if self.stop.is_set():
-                    break
-        except Exception as exc:  # reported by the test
-            self.errors.append(exc)
-        finally:
-            stream.stop()
-
-    def run(self):
-        for thread in self.threads:
-            thread.start()
-        self.stop.wait()
-
-    def finish(self):
-        self.stop.set()
-        assert not self.errors, self.errors
-        return self.events
-
-
-def watched(k8s_client, run):
-    timeline = Timeline(k8s_client)
-    timeline.start()
-    result = run()
-    return result, timeline.finish()
+    streams = [
+        (client.AppsV1Api(k8s_client).list_namespaced_deployment, (NAMESPACE,), deployments),
+        (client.CoreV1Api(k8s_client).list_namespaced_service, (NAMESPACE,), service),
+    ]
+    return recorded(streams, run)
 
 
 def then(events, first, second):

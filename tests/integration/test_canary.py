@@ -12,12 +12,12 @@ ingress-nginx (canary-weight, canary-by-header) and the main Ingress on the stab
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
 from ansible_collections.erp.platform.tests.integration.conftest import deleted_namespace
 from ansible_collections.erp.platform.tests.integration.playbook_run import PlaybookRun, run_playbook
+from ansible_collections.erp.platform.tests.integration.watch_events import recorded
 
 NAMESPACE = "erp-it-canary"
 GROUP, VERSION = "gateway.networking.k8s.io", "v1"
@@ -69,55 +69,24 @@ def endpoint_pods(kubectl, service: str) -> set[str]:
     return {e["targetRef"]["name"] for s in slices["items"] for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")}
 
 
-class Timeline(threading.Thread):
-    """Watches HTTPRoute reporting-service and Deployment reporting-service; records each change in order:
-    ("route", ((Service, weight), ...)) and ("stable", image)."""
+def timeline(k8s_client, run):
+    """run() while HTTPRoute reporting-service and Deployment reporting-service are watched: each change, in order,
+    as ("route", ((Service, weight), ...)) and ("stable", image)."""
+    from kubernetes import client
 
-    def __init__(self, k8s_client):
-        super().__init__(daemon=True)
-        from kubernetes import client
+    def route(event):
+        obj = event["object"]
+        return ("route", tuple(backends(obj))) if obj["metadata"]["name"] == "reporting-service" else None
 
-        self.custom = client.CustomObjectsApi(k8s_client)
-        self.apps = client.AppsV1Api(k8s_client)
-        self.events: list[tuple[str, object]] = []
-        self.errors: list[Exception] = []
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._watch, args=(kind,), daemon=True) for kind in ("route", "stable")]
+    def stable(event):
+        obj = event["object"]
+        return ("stable", obj.spec.template.spec.containers[0].image) if obj.metadata.name == "reporting-service" else None
 
-    def _record(self, kind, value):
-        if not self.events or [e for e in self.events if e[0] == kind][-1:] != [(kind, value)]:
-            self.events.append((kind, value))
-
-    def _watch(self, kind):
-        from kubernetes import watch
-
-        if kind == "route":
-            func, args = self.custom.list_namespaced_custom_object, (GROUP, VERSION, NAMESPACE, "httproutes")
-        else:
-            func, args = self.apps.list_namespaced_deployment, (NAMESPACE,)
-        stream = watch.Watch()
-        try:
-            for event in stream.stream(func, *args, timeout_seconds=600):
-                obj = event["object"]
-                if kind == "route" and obj["metadata"]["name"] == "reporting-service":
-                    self._record(kind, tuple(backends(obj)))
-                elif kind == "stable" and obj.metadata.name == "reporting-service":
-                    self._record(kind, obj.spec.template.spec.containers[0].image)
-                if self.stop.is_set():
-                    break
-        except Exception as exc:  # reported by the test
-            self.errors.append(exc)
-        finally:
-            stream.stop()
-
-    def run(self):
-        for thread in self.threads:
-            thread.start()
-        self.stop.wait()
-
-    def finish(self):
-        self.stop.set()
-        return self.events
+    streams = [
+        (client.CustomObjectsApi(k8s_client).list_namespaced_custom_object, (GROUP, VERSION, NAMESPACE, "httproutes"), route),
+        (client.AppsV1Api(k8s_client).list_namespaced_deployment, (NAMESPACE,), stable),
+    ]
+    return recorded(streams, run)
 
 
 @pytest.fixture(scope="module")
@@ -136,12 +105,7 @@ def test_the_first_install_is_an_ordinary_one(installed, kubectl):
 
 @pytest.fixture(scope="module")
 def promoted(installed, kubectl, kubeconfig, inventory, k8s_client):
-    timeline = Timeline(k8s_client)
-    timeline.start()
-    result = site(kubeconfig, inventory, "1.0.1")
-    events = timeline.finish()
-    assert not timeline.errors, timeline.errors
-    return result, events
+    return timeline(k8s_client, lambda: site(kubeconfig, inventory, "1.0.1"))
 
 
 def test_a_healthy_canary_goes_through_its_steps_then_is_promoted(promoted, kubectl):

@@ -362,16 +362,21 @@ def test_hold_zero_is_healthy_at_once_and_holds_nothing():
 
 
 def test_hold_is_healthy_only_after_everything_was_current_for_hold_seconds():
+    # The readings of the watch's clock this test hands evaluate(): the first look, and the one that sees everything
+    # Current. Scripted values, not measured durations.
+    first_look, all_current = 0.5, 1.0
     watch = engine(hold=10)
-    assert watch._done(watch.evaluate(not_ready_caches(), NOW, 0.5)) is None
-    assert watch._done(watch.evaluate(healthy_caches(), NOW, 1.0)) is None
-    assert (watch.held, watch.hold_began) == (0.0, 1.0)
+    assert watch._done(watch.evaluate(not_ready_caches(), NOW, first_look)) is None
+    assert watch._done(watch.evaluate(healthy_caches(), NOW, all_current)) is None
+    assert (watch.held, watch.hold_began) == (0.0, all_current)
     assert watch._done(watch.evaluate(healthy_caches(), NOW, 10.9)) is None
     assert watch.held == pytest.approx(9.9)
     verdicts = watch.evaluate(healthy_caches(), NOW, 11.0)
     assert watch._done(verdicts) == "healthy"
     assert watch.held == 10.0
-    assert [v["seconds_to_ready"] for v in verdicts] == [1.0, 0.5], "the Service had one ready endpoint already"
+    # Which look first saw each resource Current: the Deployment when everything was; the Service (one ready
+    # endpoint is enough) at the first look already.
+    assert {v["kind"]: v["seconds_to_ready"] for v in verdicts} == {"Deployment": all_current, "Service": first_look}
 
 
 def test_hold_restarts_when_something_goes_back_to_in_progress():
