@@ -374,9 +374,10 @@ def test_hold_is_healthy_only_after_everything_was_current_for_hold_seconds():
     verdicts = watch.evaluate(healthy_caches(), NOW, 11.0)
     assert watch._done(verdicts) == "healthy"
     assert watch.held == 10.0
-    # Which look first saw each resource Current: the Deployment when everything was; the Service (one ready
-    # endpoint is enough) at the first look already.
-    assert {v["kind"]: v["seconds_to_ready"] for v in verdicts} == {"Deployment": all_current, "Service": first_look}
+    # Which look first saw each resource Current (a verdict keeps that look's clock reading): the Deployment the
+    # second look, when everything was; the Service (one ready endpoint is enough) the first look already.
+    looks = [first_look, all_current]
+    assert {v["kind"]: looks.index(v["seconds_to_ready"]) for v in verdicts} == {"Deployment": 1, "Service": 0}
 
 
 def test_hold_restarts_when_something_goes_back_to_in_progress():
