@@ -1,17 +1,14 @@
 # Copyright (c) erp.platform contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters erp.platform.dapr_inputs and erp.platform.dapr_input_problems (docs in the .yml sidecars)."""
+"""Filters erp.platform.dapr_inputs and erp.platform.dapr_input_problems (docs in the .yml sidecars).
+
+The module_utils are imported on the first call, not at load: see "Filter plugins" in docs/design.md.
+"""
 
 import json
 
 from ansible.errors import AnsibleFilterError
-
-from ansible_collections.erp.platform.plugins.module_utils.dapr_inputs import (
-    DaprInputError,
-    build,
-    problems,
-)
 
 
 def _plain(value):
@@ -21,19 +18,23 @@ def _plain(value):
 
 def dapr_inputs(inputs):
     """Validated and normalized Dapr inputs: components, resiliency, secret store access, app-ids needing the API."""
+    from ansible_collections.erp.platform.plugins.module_utils import dapr_inputs as rules
+
     if not isinstance(inputs, dict):
         raise AnsibleFilterError(f"erp.platform.dapr_inputs expects a mapping, got {type(inputs).__name__}")
     try:
-        return _plain(build(inputs))
-    except DaprInputError as exc:
+        return _plain(rules.build(inputs))
+    except rules.DaprInputError as exc:
         raise AnsibleFilterError(f"Invalid Dapr inputs: {exc}") from None
 
 
 def dapr_input_problems(inputs):
     """Every problem of the Dapr inputs, each naming the variable, the value and what is allowed."""
+    from ansible_collections.erp.platform.plugins.module_utils import dapr_inputs as rules
+
     if not isinstance(inputs, dict):
         raise AnsibleFilterError(f"erp.platform.dapr_input_problems expects a mapping, got {type(inputs).__name__}")
-    return [str(problem) for problem in problems(inputs)]
+    return [str(problem) for problem in rules.problems(inputs)]
 
 
 class FilterModule:
