@@ -56,8 +56,9 @@ def test_without_defaults_only_the_top_level_default_goes():
 def test_the_values_are_plain_data():
     options = run_lookup(["service"])[0]
     name, option = next(iter(options.items()))
-    assert type(name) is str
-    assert type(option) is dict
+    # Exactly str and dict: the template engine's source-tagged values are subclasses of them.
+    assert name.__class__ is str
+    assert option.__class__ is dict
 
 
 @pytest.mark.parametrize("role", ["nosuchrole", "../erp", "k8s_apply/../erp", ""])
