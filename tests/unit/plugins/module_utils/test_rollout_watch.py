@@ -366,7 +366,10 @@ def test_hold_is_healthy_only_after_everything_was_current_for_hold_seconds():
     # Current. Scripted values, not measured durations.
     first_look, all_current = 0.5, 1.0
     watch = engine(hold=10)
-    assert watch._done(watch.evaluate(not_ready_caches(), NOW, first_look)) is None
+    first = watch.evaluate(not_ready_caches(), NOW, first_look)
+    assert watch._done(first) is None
+    # The Service (one ready endpoint is enough) is Current at the first look already; the Deployment is not.
+    assert {v["kind"]: v["status"] for v in first} == {"Deployment": rs.IN_PROGRESS, "Service": rs.CURRENT}
     assert watch._done(watch.evaluate(healthy_caches(), NOW, all_current)) is None
     assert (watch.held, watch.hold_began) == (0.0, all_current)
     assert watch._done(watch.evaluate(healthy_caches(), NOW, 10.9)) is None
@@ -374,10 +377,7 @@ def test_hold_is_healthy_only_after_everything_was_current_for_hold_seconds():
     verdicts = watch.evaluate(healthy_caches(), NOW, 11.0)
     assert watch._done(verdicts) == "healthy"
     assert watch.held == 10.0
-    # Which look first saw each resource Current (a verdict keeps that look's clock reading): the Deployment the
-    # second look, when everything was; the Service (one ready endpoint is enough) the first look already.
-    looks = [first_look, all_current]
-    assert {v["kind"]: looks.index(v["seconds_to_ready"]) for v in verdicts} == {"Deployment": 1, "Service": 0}
+    assert {v["kind"]: v["status"] for v in verdicts} == {"Deployment": rs.CURRENT, "Service": rs.CURRENT}
 
 
 def test_hold_restarts_when_something_goes_back_to_in_progress():
