@@ -18,7 +18,8 @@ def blue_green_states(services, deployments, live_services, replicasets):
         if not isinstance(value, list):
             raise AnsibleFilterError("erp.platform.blue_green_states: expected a list of catalog entries, and lists of Deployments, Services and ReplicaSets")
     try:
-        return blue_green.states(plain(services), plain(deployments), plain(live_services), plain(replicasets))
+        # Only the blue/green entries are copied to plain data: the catalog can hold hundreds of services.
+        return blue_green.states(plain(blue_green.entries(services)), plain(deployments), plain(live_services), plain(replicasets))
     except ValueError as error:
         raise AnsibleFilterError(f"erp.platform.blue_green_states: {error}") from None
 

@@ -17,7 +17,8 @@ def canary_releases(services, deployments, replicasets, promote=False):
     if not isinstance(services, list) or not isinstance(deployments, list) or not isinstance(replicasets, list):
         raise AnsibleFilterError("erp.platform.canary_releases: expected a list of catalog entries, a list of Deployments and a list of ReplicaSets")
     try:
-        return canary.releases(plain(services), plain(deployments), plain(replicasets), bool(promote))
+        # Only the canary entries are copied to plain data: the catalog can hold hundreds of services.
+        return canary.releases(plain(canary.entries(services)), plain(deployments), plain(replicasets), bool(promote))
     except ValueError as error:
         raise AnsibleFilterError(f"erp.platform.canary_releases: {error}") from None
 

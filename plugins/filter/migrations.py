@@ -17,7 +17,8 @@ def migrations_due(services, deployments, stamp):
     if not isinstance(services, list) or not isinstance(deployments, list):
         raise AnsibleFilterError("erp.platform.migrations_due: expected a list of catalog entries and a list of Deployments")
     try:
-        return migrations.due(plain(services), plain(deployments), str(stamp))
+        # Only the entries with a migration are copied to plain data: the catalog can hold hundreds of services.
+        return migrations.due(plain(migrations.entries(services)), plain(deployments), str(stamp))
     except ValueError as error:
         raise AnsibleFilterError(f"erp.platform.migrations_due: {error}") from None
 

@@ -36,6 +36,11 @@ def label(name, colour):
     return name if colour == LEGACY else f"{name}-{colour}"
 
 
+def entries(services):
+    """The blue/green entries of ``services`` (strategy blue_green), in catalog order."""
+    return [entry for entry in services or [] if entry.get("strategy") == "blue_green"]
+
+
 def states(services, deployments, live_services, replicasets):
     """One state per blue/green entry of ``services``, in catalog order.
 
@@ -50,9 +55,7 @@ def states(services, deployments, live_services, replicasets):
     by_name = {_meta(d).get("name"): d for d in deployments or []}
     live = {_meta(s).get("name"): s for s in live_services or []}
     result = []
-    for entry in services or []:
-        if entry.get("strategy") != "blue_green":
-            continue
+    for entry in entries(services):
         name, service_name = entry["name"], entry["service_name"]
         selected = ((live.get(service_name) or {}).get("spec") or {}).get("selector") or {}
         colour = selected.get(COLOUR_LABEL)

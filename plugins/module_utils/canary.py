@@ -37,6 +37,11 @@ def current_hash(deployment, replicasets):
     return None
 
 
+def entries(services):
+    """The canary entries of ``services`` (strategy canary), in catalog order."""
+    return [entry for entry in services or [] if entry.get("strategy") == "canary"]
+
+
 def releases(services, deployments, replicasets, promote=False):
     """The canary releases this run starts or continues, in catalog order.
 
@@ -53,9 +58,7 @@ def releases(services, deployments, replicasets, promote=False):
         return []
     by_name = {_meta(d).get("name"): d for d in deployments or []}
     result = []
-    for entry in services or []:
-        if entry.get("strategy") != "canary":
-            continue
+    for entry in entries(services):
         service_name = entry["service_name"]
         stable = by_name.get(service_name)
         current = running_image(stable, entry["name"])

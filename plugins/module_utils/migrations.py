@@ -21,6 +21,11 @@ def running_image(deployment, container):
     return None
 
 
+def entries(services):
+    """The entries of ``services`` with a migration, in catalog order."""
+    return [entry for entry in services or [] if entry.get("migration")]
+
+
 def due(services, deployments, stamp):
     """The migrations to run: [{name, job_name, from_image, to_image}] in catalog order.
 
@@ -31,10 +36,8 @@ def due(services, deployments, stamp):
         raise ValueError(f"stamp: got {stamp!r}; allowed: the run's UTC time as 12 digits (yymmddHHMMSS)")
     by_name = {((d or {}).get("metadata") or {}).get("name"): d for d in deployments or []}
     result = []
-    for entry in services or []:
-        migration = entry.get("migration")
-        if not migration:
-            continue
+    for entry in entries(services):
+        migration = entry["migration"]
         current = running_image(by_name.get(entry["service_name"]), entry["name"])
         # A canary release's Deployment on the new image means this release already migrated (the run that started
         # the canary did); promoting it, or running its steps again, migrates nothing.

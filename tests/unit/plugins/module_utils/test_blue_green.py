@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.erp.platform.plugins.module_utils.blue_green import states
+from ansible_collections.erp.platform.plugins.module_utils.blue_green import entries, states
 from ansible_collections.erp.platform.plugins.module_utils.service_catalog import build_catalog
 from ansible_collections.erp.platform.tests.unit import fixtures
 
@@ -102,6 +102,15 @@ def test_a_selected_colour_without_its_deployment_falls_back_to_what_exists():
 def test_rolling_and_canary_services_have_no_state():
     catalog = build_catalog(copy.deepcopy(BUILTIN), {"finance": {"strategy": "canary"}}, tag="1.0.0")
     assert states(catalog, [], [], []) == []
+
+
+def test_entries_are_the_blue_green_services_in_catalog_order():
+    overrides = {"sales": {"strategy": "blue_green"}, "finance": {"strategy": "blue_green"}, "hr": {"strategy": "canary"}}
+    catalog = build_catalog(copy.deepcopy(BUILTIN), overrides, tag="1.0.0")
+    assert [entry["name"] for entry in entries(catalog)] == [entry["name"] for entry in catalog if entry["name"] in ("finance", "sales")]
+    assert len(entries(catalog)) == 2
+    assert entries([]) == []
+    assert entries(None) == []
 
 
 def test_a_missing_current_replicaset_of_the_rolling_deployment_is_an_error():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.erp.platform.plugins.module_utils.canary import current_hash, releases
+from ansible_collections.erp.platform.plugins.module_utils.canary import current_hash, entries, releases
 from ansible_collections.erp.platform.plugins.module_utils.service_catalog import build_catalog
 from ansible_collections.erp.platform.tests.unit import fixtures
 
@@ -62,6 +62,15 @@ def test_a_canary_service_whose_image_changes_starts_a_release():
 def test_no_release_when_nothing_to_compare_or_not_canary(catalog, deployments):
     dep = stable()
     assert releases(catalog, [dep] if deployments == "stable" else [], replicasets(dep)) == []
+
+
+def test_entries_are_the_canary_services_in_catalog_order():
+    overrides = {"sales": {"strategy": "canary"}, "finance": {"strategy": "canary"}, "hr": {"strategy": "blue_green"}}
+    catalog = build_catalog(copy.deepcopy(BUILTIN), overrides, tag="1.0.0")
+    assert [entry["name"] for entry in entries(catalog)] == [entry["name"] for entry in catalog if entry["name"] in ("finance", "sales")]
+    assert len(entries(catalog)) == 2
+    assert entries([]) == []
+    assert entries(None) == []
 
 
 def test_promote_starts_no_release():

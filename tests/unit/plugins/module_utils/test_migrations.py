@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.erp.platform.plugins.module_utils.migrations import due, running_image
+from ansible_collections.erp.platform.plugins.module_utils.migrations import due, entries, running_image
 from ansible_collections.erp.platform.plugins.module_utils.service_catalog import build_catalog
 
 REPO = Path(__file__).resolve().parents[4]
@@ -29,6 +29,12 @@ def test_first_install_runs_every_migration():
         {"name": "finance", "job_name": "finance-migrate-261204180000", "from_image": None, "to_image": "docker.io/erp-system/finance:1.0.0"},
         {"name": "sales", "job_name": "sales-migrate-261204180000", "from_image": None, "to_image": "docker.io/erp-system/sales:1.0.0"},
     ]
+
+
+def test_entries_are_the_services_with_a_migration_in_catalog_order():
+    assert [entry["name"] for entry in entries(services())] == ["finance", "sales"]
+    assert entries([]) == []
+    assert entries(None) == []
 
 
 def test_unchanged_images_run_nothing():
