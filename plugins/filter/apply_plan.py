@@ -9,12 +9,12 @@ The module_utils are imported on the first call, not at load: see "Filter plugin
 from ansible.errors import AnsibleFilterError
 
 
-def apply_request(plan, namespace, instance):
-    """The apply_objects request (objects, prune scopes, secret_data) for the run's plan."""
+def apply_request(plan, namespace, instance, part=None):
+    """The apply_objects request (objects, prune scopes, secret_data) for the run's plan, or one part of it."""
     from ansible_collections.erp.platform.plugins.module_utils import apply_plan
 
     try:
-        return apply_plan.request(plan, namespace, instance)
+        return apply_plan.request(plan, namespace, instance, part)
     except apply_plan.PlanError as exc:
         raise AnsibleFilterError(f"erp.platform.apply_request: {exc}") from None
 

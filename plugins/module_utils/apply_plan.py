@@ -36,14 +36,13 @@ def identity(obj, namespace):
     return (group, obj.get("kind"), metadata.get("namespace") or namespace, metadata.get("name"))
 
 
-def request(plan, namespace, instance):
-    """{objects, prune, secret_data} for apply_objects from the entries of ``plan``, in order."""
+PARTS = ("objects", "prune", "secret_data")
+
+
+def _entries(plan):
+    """The entries of ``plan``, each checked for its shape and its component."""
     if not isinstance(plan, list):
         raise PlanError(f"the plan must be a list of entries, got {type(plan).__name__}")
-    objects, prune, secret_data = [], [], {}
-    # Two roles (or two services) that render an object of the same kind and name would overwrite each other:
-    # refused here, before anything is applied, naming both.
-    owners = {}
     for number, entry in enumerate(plan):
         if not isinstance(entry, dict) or not isinstance(entry.get("component"), str) or not isinstance(entry.get("objects", []), list):
             raise PlanError(f"plan entry {number}: expected {{component, objects, prune_kinds, prune_keep}}, got {entry!r:.200}")
@@ -52,6 +51,24 @@ def request(plan, namespace, instance):
                 f"k8s_apply_component: got {entry['component']!r}; allowed: a lowercase name of letters, digits and '-' (at most 63),"
                 " the value of the component label its objects carry"
             )
+    return plan
+
+
+def _has_secret_data(obj):
+    return isinstance(obj, dict) and obj.get("kind") == "Secret" and any(field in obj for field in SECRET_FIELDS)
+
+
+def objects(plan, namespace):
+    """The objects of every entry of ``plan``, in order, each Secret without its data (see ``secret_data``).
+
+    Refuses an object a pruning entry does not label with its component, and an object two entries (or one
+    entry twice) render.
+    """
+    result = []
+    # Two roles (or two services) that render an object of the same kind and name would overwrite each other:
+    # refused here, before anything is applied, naming both.
+    owners = {}
+    for entry in _entries(plan):
         if entry.get("prune_kinds"):
             # The prune selects by this label: an object labelled otherwise would never be pruned by its own role.
             for obj in entry.get("objects") or []:
@@ -70,31 +87,61 @@ def request(plan, namespace, instance):
                     " would overwrite the other; rename one of them (a catalog service's objects are named <name>-service)"
                 )
             owners[key] = entry["component"]
-            if isinstance(obj, dict) and obj.get("kind") == "Secret" and any(field in obj for field in SECRET_FIELDS):
+            if _has_secret_data(obj):
                 # A shallow copy without the data: nothing below the top level is changed, and a deep copy of
                 # Ansible's lazily templated containers costs seconds (py-spy, issue 13).
-                secret_data[secret_key(obj)] = {field: obj[field] for field in SECRET_FIELDS if field in obj}
                 obj = {key: value for key, value in obj.items() if key not in SECRET_FIELDS}
-            objects.append(obj)
-        if entry.get("prune_kinds"):
-            prune.append(
-                {
-                    "namespace": namespace,
-                    # Only objects carrying every one of these labels are ever pruned: nothing another tool or
-                    # another instance created is touched.
-                    "selector": ",".join(
-                        [
-                            "app.kubernetes.io/managed-by=erp.platform",
-                            f"app.kubernetes.io/instance={instance}",
-                            f"{COMPONENT_LABEL}={entry['component']}",
-                        ]
-                    ),
-                    "keep_label": "app.kubernetes.io/name",
-                    "keep": list(entry.get("prune_keep") or []),
-                    "kinds": list(entry["prune_kinds"]),
-                }
-            )
-    return {"objects": objects, "prune": prune, "secret_data": secret_data}
+            result.append(obj)
+    return result
+
+
+def secret_data(plan):
+    """The data of every Secret of ``plan``, by ``<namespace>/<name>``: the module's no_log option."""
+    return {
+        secret_key(obj): {field: obj[field] for field in SECRET_FIELDS if field in obj}
+        for entry in _entries(plan)
+        for obj in entry.get("objects") or []
+        if _has_secret_data(obj)
+    }
+
+
+def prune(plan, namespace, instance):
+    """One prune scope per entry of ``plan`` that prunes, selected by managed-by, instance and its component."""
+    return [
+        {
+            "namespace": namespace,
+            # Only objects carrying every one of these labels are ever pruned: nothing another tool or
+            # another instance created is touched.
+            "selector": ",".join(
+                [
+                    "app.kubernetes.io/managed-by=erp.platform",
+                    f"app.kubernetes.io/instance={instance}",
+                    f"{COMPONENT_LABEL}={entry['component']}",
+                ]
+            ),
+            "keep_label": "app.kubernetes.io/name",
+            "keep": list(entry.get("prune_keep") or []),
+            "kinds": list(entry["prune_kinds"]),
+        }
+        for entry in _entries(plan)
+        if entry.get("prune_kinds")
+    ]
+
+
+def request(plan, namespace, instance, part=None):
+    """{objects, prune, secret_data} for apply_objects from the entries of ``plan``, in order; or only ``part`` of it.
+
+    Each part is computed on its own, so a task whose options each take one part computes each once.
+    """
+    if part is None:
+        return {"objects": objects(plan, namespace), "prune": prune(plan, namespace, instance), "secret_data": secret_data(plan)}
+    if part == "objects":
+        return objects(plan, namespace)
+    if part == "prune":
+        return prune(plan, namespace, instance)
+    if part == "secret_data":
+        return secret_data(plan)
+    raise PlanError(f"part: got {part!r}; allowed: {', '.join(PARTS)}, or none for all three")
 
 
 def with_secret_data(objects, secret_data):

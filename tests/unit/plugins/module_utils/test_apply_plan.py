@@ -102,3 +102,25 @@ def test_a_secret_keeps_every_other_field_and_the_plan_keeps_its_data():
     assert result["secret_data"] == {"erp/erp-secrets": {"data": SECRET["data"], "stringData": {"x": "y"}}}
     assert secret["stringData"] == {"x": "y"}
     assert secret["data"] == SECRET["data"]
+
+
+@pytest.mark.parametrize("part", ["objects", "prune", "secret_data"])
+def test_each_part_alone_equals_that_part_of_the_whole_request(part):
+    assert request(PLAN, "erp", "blue", part) == request(PLAN, "erp", "blue")[part]
+
+
+def test_the_secret_data_part_reads_no_label_and_a_part_still_checks_the_entries():
+    drifted = [{"component": "datastores", "objects": [DEPLOYMENT, SECRET], "prune_kinds": KINDS, "prune_keep": []}]
+    # The objects part refuses the drifted label; the Secret's data is the same whichever part computes it.
+    with pytest.raises(PlanError, match="its role prunes by"):
+        request(drifted, "erp", "erp", "objects")
+    assert request(drifted, "erp", "erp", "secret_data") == {"erp/erp-secrets": {"data": {"DB_PASSWORD": "cHc="}}}
+    with pytest.raises(PlanError, match="plan entry 0"):
+        request([{"objects": []}], "erp", "erp", "prune")
+    with pytest.raises(PlanError, match="k8s_apply_component: got 'Bad'"):
+        request([{"component": "Bad", "objects": []}], "erp", "erp", "secret_data")
+
+
+def test_an_unknown_part_is_refused_naming_the_parts():
+    with pytest.raises(PlanError, match=re.escape("part: got 'all'; allowed: objects, prune, secret_data")):
+        request(PLAN, "erp", "erp", "all")
