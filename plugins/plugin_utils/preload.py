@@ -22,6 +22,9 @@ import importlib
 from pathlib import Path
 
 from ansible.plugins.loader import filter_loader, lookup_loader, test_loader
+from ansible.utils.display import Display
+
+display = Display()
 
 COLLECTION = "erp.platform"
 PLUGINS = Path(__file__).resolve().parents[1]
@@ -63,8 +66,13 @@ def preload(plugins=PLUGINS):
         if lookup_loader.get(f"{COLLECTION}.{name}") is not None:
             loaded.append(f"lookup {COLLECTION}.{name}")
     # The filters import their module_utils on first use (docs/design.md, Filter plugins): import them here.
+    # Only a head start: one that fails to import is left to the task that uses it, which reports the error.
     sources = [path for kind in ("filter", "test", "lookup") for path in sorted((plugins / kind).glob("*.py"))]
     for name in imported_module_utils(sources):
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # any error: the task that imports it reports it
+            display.vvv(f"erp.platform.linear: {name} not preloaded: {exc}")
+            continue
         loaded.append(f"module_utils {name.rsplit('.', 1)[-1]}")
     return loaded

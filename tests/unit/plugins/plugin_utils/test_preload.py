@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.erp.platform.plugins.plugin_utils.preload import MODULE_UTILS, imported_module_utils, plugin_names
+from ansible_collections.erp.platform.plugins.plugin_utils.preload import MODULE_UTILS, imported_module_utils, plugin_names, preload
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -118,3 +118,10 @@ def test_imported_module_utils_finds_every_import_form_anywhere_in_a_file(tmp_pa
     found = imported_module_utils([tmp_path / "a.py", tmp_path / "b.py"])
     assert found == [f"{MODULE_UTILS}.{name}" for name in ["alpha", "beta", "delta", "gamma"]]
     assert imported_module_utils([]) == []
+
+
+def test_a_module_util_that_fails_to_import_is_left_to_the_task_that_uses_it(tmp_path):
+    """The preload is a head start: an import error does not stop the play before its first task."""
+    (tmp_path / "filter").mkdir()
+    (tmp_path / "filter" / "broken.py").write_text(f"def f():\n    from {MODULE_UTILS} import no_such_module_util, input_rules\n")
+    assert preload(plugins=tmp_path) == ["module_utils input_rules"]
