@@ -56,9 +56,8 @@ def preload(plugins=PLUGINS):
     for loader in (filter_loader, test_loader):
         # all() fills the loader's cache of ansible.builtin's plugins (and those of the configured paths).
         list(loader.all())
-    # A filter or test plugin file holds several plugins, each documented in a file of its own name (<name>.yml);
-    # looking one up loads every file of its type in the collection.
-    for loader in (filter_loader, test_loader):
+        # A filter or test plugin file holds several plugins, each documented in a file of its own name (<name>.yml);
+        # looking one up loads every file of its type in the collection.
         for name in plugin_names(plugins / loader.type, ".yml"):
             if loader.get(f"{COLLECTION}.{name}") is not None:
                 loaded.append(f"{loader.type} {COLLECTION}.{name}")
