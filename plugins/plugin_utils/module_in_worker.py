@@ -11,7 +11,8 @@ encoded arguments a module process reads from its payload (``_update_module_args
 no_log and the rest), the printed result is parsed as a module's output is (``_parse_returned_data``), and
 the task's ``environment`` (``K8S_AUTH_*`` among others) is in ``os.environ`` while it runs. The action
 plugin's file imports the module, so the strategy, which loads every task's action plugin in the controller
-process, imports the kubernetes client once per run and every worker forked after that has it.
+process, imports the kubernetes client once per run and every worker forked after that has it; the first action
+plugin to load also preloads the Jinja plugins the templates use (preload.py).
 
 Anything else runs the module as a process, as before: another connection, ``become``, ``async``, an
 ``ansible_python_interpreter`` other than the controller's Python, an
@@ -33,6 +34,8 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
+
+from ansible_collections.erp.platform.plugins.plugin_utils.preload import preload_once
 
 try:
     from ansible.module_utils.common.json import Direction, get_module_encoder
@@ -117,7 +120,10 @@ def action_for(module, importable=True):
     """The ActionModule class of a module of the collection (its Python module, imported by the action file).
 
     importable is False when the module's libraries are missing from the controller's Python.
+    Called when an action plugin's file loads, which Ansible's strategies do in the controller before forking the
+    task's worker: the first one preloads the Jinja plugins for every worker forked after it (preload.py).
     """
+    preload_once()
     name = "erp.platform." + module.__name__.rsplit(".", 1)[-1]
     return type("ActionModule", (ModuleInWorker,), {"MODULE": name, "MAIN": staticmethod(module.main), "IMPORTABLE": importable})
 

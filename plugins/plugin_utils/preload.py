@@ -10,11 +10,17 @@ The controller never needs them before the first task, so every worker loaded th
 of an 8-service run found 93 of its 107 workers starting with the filter and test caches empty, about 1 s of
 the run. Loaded here, in the controller, they are in every worker forked after it.
 
+When: ``preload_once()``, from ``module_in_worker.action_for``, that is when the first action plugin of this
+collection loads. Ansible's strategies (linear and free, ansible-core 2.19) load the action plugin of each task in
+the controller before they fork the task's worker, so the first task of a play that uses one of the collection's
+modules preloads, in the controller, for every task after it, in the collection's playbooks and in a user's own
+play alike. Not a strategy plugin: ansible-core 2.19 deprecates strategy plugins outside ansible.builtin, with a
+warning on every run.
+
 What is loaded: the filters and tests of ansible.builtin and of the configured plugin paths (the loaders'
 ``all()``), and this collection's filters, tests and lookups with the module_utils they import (found in their
 source: the filters import theirs on first use). Nothing is run but the files' own import. The modules' own
-module_utils (the Kubernetes client) are left to the action plugins, which the strategy loads when a task uses
-one, so a run that uses no module (render mode) does not import the kubernetes library.
+module_utils (the Kubernetes client) are left to the action plugins' own imports.
 """
 
 import ast
@@ -50,6 +56,26 @@ def imported_module_utils(paths):
     return sorted(names)
 
 
+# Whether this process has preloaded (a process preloads once; a forked worker inherits the answer).
+_STATE = {"done": False}
+
+
+def preload_once():
+    """preload(), the first time it is called in this process; the names it loaded, or [] when it had run or failed.
+
+    It runs while an action plugin's file loads: an error here (a plugin loader not set up for collections, as
+    outside ansible-playbook) must not fail that load, so it is reported at -vvv and the plugins load on first use.
+    """
+    if _STATE["done"]:
+        return []
+    _STATE["done"] = True
+    try:
+        return preload()
+    except Exception as exc:  # any error: each worker loads what it uses, as without the preload
+        display.vvv(f"erp.platform preload skipped: {exc}")
+        return []
+
+
 def preload(plugins=PLUGINS):
     """Load the Jinja plugins and this collection's filters, tests, lookups and module_utils; the names loaded."""
     loaded = []
@@ -71,7 +97,7 @@ def preload(plugins=PLUGINS):
         try:
             importlib.import_module(name)
         except Exception as exc:  # any error: the task that imports it reports it
-            display.vvv(f"erp.platform.linear: {name} not preloaded: {exc}")
+            display.vvv(f"erp.platform preload: {name} not preloaded: {exc}")
             continue
         loaded.append(f"module_utils {name.rsplit('.', 1)[-1]}")
     return loaded

@@ -119,6 +119,12 @@ def test_every_deployment_reaches_its_replicas(deployed, kubectl):
         assert item["status"]["readyReplicas"] == replicas, name
 
 
+def test_a_full_deploy_prints_no_warning(deployed):
+    """A plain run warns of nothing, deprecations included (a strategy plugin outside ansible.builtin made every run warn)."""
+    warnings = [line for line in deployed.output.splitlines() if "WARNING]" in line]
+    assert warnings == [], warnings
+
+
 def test_deployments_follow_the_contract(deployed, kubectl):
     for item in get_json(kubectl, "deployments", "-l", f"{SELECTOR},app.kubernetes.io/component=service")["items"]:
         name = item["metadata"]["labels"]["app.kubernetes.io/name"]

@@ -1,11 +1,12 @@
 # Copyright (c) erp.platform contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The strategy's preload: a worker forked after it loads no plugin file for the templates a task evaluates.
+"""The preload: a worker forked after it loads no plugin file for the templates a task evaluates.
 
 Each case runs in a Python process of its own (ansible-core's plugin loader and collection finder are
 process-wide), with the real loader, Templar and this collection's plugins: the controller's process preloads
-(or not), then forks a worker, as Ansible forks one per task, which evaluates templates and records every
-plugin file it had to load.
+(directly, through loading one of the collection's action plugins as Ansible's strategies do, or not at all),
+then forks a worker, as Ansible forks one per task, which evaluates templates and records every plugin file it
+had to load.
 """
 
 import importlib
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.erp.platform.plugins.plugin_utils import preload as preload_module
 from ansible_collections.erp.platform.plugins.plugin_utils.preload import MODULE_UTILS, imported_module_utils, plugin_names, preload
 
 REPO = Path(__file__).resolve().parents[4]
@@ -31,6 +33,12 @@ names = []
 if sys.argv[2] == "preload":
     from ansible_collections.erp.platform.plugins.plugin_utils.preload import preload
     names = preload()
+elif sys.argv[2] == "action":
+    # What the linear and free strategies do in the controller for each task before forking its worker.
+    from ansible.plugins.loader import action_loader
+    action_loader.get("erp.platform.write_manifests", class_only=True)
+    from ansible_collections.erp.platform.plugins.plugin_utils.preload import _STATE
+    names = ["done"] if _STATE["done"] else []
 read, write = os.pipe()
 if os.fork() == 0:
     loaded = []
@@ -60,7 +68,7 @@ def controller(mode):
     return json.loads(run.stdout.splitlines()[-1])
 
 
-@pytest.mark.parametrize("mode", ["preload", "none"])
+@pytest.mark.parametrize("mode", ["preload", "action", "none"])
 def test_the_worker_evaluates_the_same_templates_either_way(mode):
     values = controller(mode)["worker"]["values"]
     assert values[:3] == ["True", "[3, 1]", "True"]
@@ -78,6 +86,31 @@ def test_a_worker_forked_after_the_preload_loads_no_plugin_file():
     assert "module_utils input_rules" in preloaded
     # The modules' Kubernetes client is the action plugins' to import, when a task uses one.
     assert result["kubernetes"] is False
+
+
+def test_loading_an_action_plugin_of_the_collection_preloads_for_the_workers_forked_after_it():
+    result = controller("action")
+    assert result["preloaded"] == ["done"]
+    assert result["worker"]["loaded"] == [], result["worker"]["loaded"]
+
+
+def test_preload_once_preloads_the_first_time_only(monkeypatch):
+    calls = []
+    monkeypatch.setattr(preload_module, "_STATE", {"done": False})
+    monkeypatch.setattr(preload_module, "preload", lambda: calls.append("preload") or ["filter x"])
+    assert preload_module.preload_once() == ["filter x"]
+    assert preload_module.preload_once() == []
+    assert calls == ["preload"]
+
+
+def test_preload_once_leaves_the_plugins_to_their_first_use_when_the_preload_fails(monkeypatch):
+    def failing():
+        raise KeyError("collection metadata was not loaded for collection erp.platform")
+
+    monkeypatch.setattr(preload_module, "_STATE", {"done": False})
+    monkeypatch.setattr(preload_module, "preload", failing)
+    assert preload_module.preload_once() == []
+    assert preload_module._STATE["done"] is True
 
 
 def test_without_the_preload_each_worker_loads_the_plugin_files_again():
