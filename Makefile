@@ -17,7 +17,7 @@ PYTHON ?= python3.11
 VENV := $(CURDIR)/.venv
 BUILD := $(CURDIR)/.build
 # The stamp's name carries a hash of the pins, so editing a requirements file reinstalls.
-REQUIREMENTS := requirements-dev.txt requirements.txt
+REQUIREMENTS := requirements-uv.txt requirements-dev.txt requirements.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQUIREMENTS) | sha256sum | cut -c1-16)
 CLUSTER := tools/localcluster/cluster.sh
 INVENTORY ?= inventories/local
@@ -34,11 +34,14 @@ help: ## list the targets
 
 venv: $(STAMP) ## create .venv and install the pinned tools (done on demand by every target)
 
+# pip installs uv (requirements-uv.txt), and uv the pins: seconds where pip took over a minute with its cache warm.
+# uv trusts the system's certificates (--native-tls), as pip is configured to here.
 $(STAMP): $(REQUIREMENTS)
-	@echo "==> installing the pinned tools into .venv (first run takes a few minutes)"
+	@echo "==> installing the pinned tools into .venv"
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "make: .venv must be Python 3.11 (set PYTHON=...); remove .venv and retry")'
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -r requirements.txt
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-uv.txt
+	$(VENV)/bin/uv pip install --quiet --native-tls --python $(VENV)/bin/python -r requirements-dev.txt -r requirements.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

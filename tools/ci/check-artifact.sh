@@ -23,7 +23,7 @@ done
 # Development files must never ship: each pattern is an extended regex on the member path.
 forbidden='^(\.venv[^/]*|\.build|\.cache|\.collections|\.ci|\.git|\.localcluster|tools|molecule|extensions|tests/(unit|integration|output))(/|$)'
 forbidden+='|(^|/)(__pycache__|\.pytest_cache|\.ruff_cache|\.secrets)(/|$)|\.pyc$|\.tar\.gz$'
-forbidden+='|^(Makefile|ansible\.cfg|pyproject\.toml|requirements-dev\.txt|requirements-scan\.txt|\.gitignore|\.yamllint|\.ansible-lint)$'
+forbidden+='|^(Makefile|ansible\.cfg|pyproject\.toml|requirements-dev\.txt|requirements-scan\.txt|requirements-uv\.txt|\.gitignore|\.yamllint|\.ansible-lint)$'
 if bad=$(grep -E "$forbidden" <<<"$listing"); then
   echo "check-artifact: development files in $tarball:" >&2
   awk '{print "  " $0}' <<<"$bad" >&2
