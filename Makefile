@@ -1,7 +1,7 @@
 # erp.platform: set up, run and test from a fresh clone.
 #
 #   make demo    start the local cluster and deploy the whole system to it
-#   make test    every check and test; stops at the first failure
+#   make test    every check and test; stops after the first phase that fails
 #
 # Each target installs what it needs into .venv on first use (Python 3.11, pins in requirements-dev.txt).
 
@@ -27,7 +27,7 @@ PYTEST_ARGS ?=
 # Every tool runs from the project virtualenv (ansible-lint and molecule also call ansible-config from PATH).
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help venv lint sanity package scan rules unit integration molecule test cluster-up cluster-down demo bench clean
+.PHONY: help venv lint sanity package scan rules unit checks integration molecule test cluster-up cluster-down demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -80,7 +80,10 @@ molecule: $(STAMP) ## molecule test --all (the scenarios start and stop their ow
 		echo "make molecule: no scenario (extensions/molecule/*/molecule.yml): nothing to run is a failure" >&2; exit 1; fi
 	molecule test --all
 
-test: lint sanity package scan rules unit integration molecule ## lint, sanity, package, scan, rules, unit, integration, molecule in this order; stops at the first failure
+checks: $(STAMP) ## lint, sanity, package, scan, rules and unit on two lanes side by side (tools/ci/checks.sh); reports every failure
+	tools/ci/checks.sh
+
+test: checks integration molecule ## the checks (lint, sanity, package, scan, rules, unit: side by side), then integration, then molecule; stops after the first of the three that fails
 
 cluster-up: ## start the local cluster (builds it on first use); prints `export KUBECONFIG=...` last
 	$(CLUSTER) up
