@@ -71,7 +71,7 @@ rules: $(STAMP) ## promtool (built from the Go module proxy, cached): check the 
 unit: $(STAMP) ## pytest tests/unit
 	pytest tests/unit $(PYTEST_ARGS)
 
-integration: $(STAMP) ## pytest tests/integration against a local cluster started and stopped for the run (two workers, then the cluster_wide tests alone)
+integration: $(STAMP) ## pytest tests/integration against a local cluster started and stopped for the run (three workers, then the cluster_wide tests alone)
 	tools/ci/with-cluster.sh -- tools/ci/integration.sh $(PYTEST_ARGS)
 
 # Molecule finds the scenarios itself: extensions/molecule/ when run from the collection root.
