@@ -34,7 +34,7 @@ help: ## list the targets
 
 venv: $(STAMP) ## create .venv and install the pinned tools (done on demand by every target)
 
-# pip installs uv (requirements-uv.txt), and uv the pins: seconds where pip took over a minute with its cache warm.
+# pip installs uv (requirements-uv.txt), and uv the pins: 24 s where pip took 67 s, both with their caches warm.
 # uv trusts the system's certificates (--native-tls), as pip is configured to here. --compile-bytecode, as pip does:
 # where PYTHONDONTWRITEBYTECODE is set (CI machines here), Python never caches what it compiles, and every
 # ansible-playbook run then compiled ansible-core again (an empty play: 1.2 to 1.4 s instead of 0.55 s).
