@@ -26,6 +26,8 @@ PYTEST_ARGS ?=
 
 # Every tool runs from the project virtualenv (ansible-lint and molecule also call ansible-config from PATH).
 export PATH := $(VENV)/bin:$(PATH)
+# uv (make venv, tools/ci/scan.sh, tools/bench/run.sh) trusts the system's certificates, as pip is configured to here.
+export UV_SYSTEM_CERTS := 1
 
 .PHONY: help venv lint sanity package scan rules unit checks integration molecule test cluster-up cluster-down demo bench clean
 
@@ -35,15 +37,15 @@ help: ## list the targets
 venv: $(STAMP) ## create .venv and install the pinned tools (done on demand by every target)
 
 # pip installs uv (requirements-uv.txt), and uv the pins: 24 s where pip took 67 s, both with their caches warm.
-# uv trusts the system's certificates (--native-tls), as pip is configured to here. --compile-bytecode, as pip does:
-# where PYTHONDONTWRITEBYTECODE is set (CI machines here), Python never caches what it compiles, and every
-# ansible-playbook run then compiled ansible-core again (an empty play: 1.2 to 1.4 s instead of 0.55 s).
+# --compile-bytecode, as pip does: where PYTHONDONTWRITEBYTECODE is set (CI machines here), Python never caches
+# what it compiles, and every ansible-playbook run then compiled ansible-core again (an empty play: 1.2 to 1.4 s
+# instead of 0.55 s).
 $(STAMP): $(REQUIREMENTS)
 	@echo "==> installing the pinned tools into .venv"
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "make: .venv must be Python 3.11 (set PYTHON=...); remove .venv and retry")'
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-uv.txt
-	$(VENV)/bin/uv pip install --quiet --native-tls --compile-bytecode --python $(VENV)/bin/python -r requirements-dev.txt -r requirements.txt
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(VENV)/bin/python -r requirements-dev.txt -r requirements.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

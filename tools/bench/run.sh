@@ -13,7 +13,7 @@ cluster=$repo/tools/localcluster/cluster.sh
 # matplotlib draws the chart; only the benchmark needs it, so it is installed here, on demand.
 if ! "$venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
   echo "bench: installing tools/bench/requirements-bench.txt into .venv" >&2
-  "$venv/bin/uv" pip install --quiet --native-tls --python "$venv/bin/python" -r "$repo/tools/bench/requirements-bench.txt"
+  "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -r "$repo/tools/bench/requirements-bench.txt"
 fi
 
 # Helm 4 and Helm 3, built from the Go module proxy on the first run and reused after that.

@@ -14,8 +14,8 @@ stamp=$venv/.installed-$(sha256sum requirements-scan.txt | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "==> installing checkov into .venv-scan"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  # With .venv's uv (make venv installs it), as the Makefile installs .venv.
-  "$repo/.venv/bin/uv" pip install --quiet --native-tls --python "$venv/bin/python" -r requirements-scan.txt
+  # With .venv's uv (make venv installs it; the Makefile sets its certificates), as the Makefile installs .venv.
+  "$repo/.venv/bin/uv" pip install --quiet --python "$venv/bin/python" -r requirements-scan.txt
   rm -f "$venv"/.installed-* && touch "$stamp"
 fi
 
