@@ -8,6 +8,7 @@ environment. The cluster starts with "true".
     from ansible_collections.erp.platform.tests.integration.dapr_injector import drop_all, set_drop_all
 
     set_drop_all(kubectl, False)          # returns once new pods get daprd without capabilities.drop
+                                          # and the injector's own rollout is over
     with drop_all(kubectl, False): ...     # restores "true" afterwards, also on failure
 
 or the fixture ``dapr_drop_all_off`` of conftest.py.
@@ -51,21 +52,28 @@ def drops_all(sidecar: dict) -> bool:
 
 
 def set_drop_all(kubectl: Callable, value: bool, timeout: float = 30.0) -> None:
-    """Set the injector's SIDECAR_DROP_ALL_CAPABILITIES; return once new pods get the new shape.
+    """Set the injector's SIDECAR_DROP_ALL_CAPABILITIES; return once new pods get the new shape
+    and the injector's own rollout (the env is in its pod template) is over.
 
     The API server reads the policy's parameter from its informer cache, so the change reaches
     admission a moment after the update; there is no object to watch for that, so this checks
-    with dry-run pod creates, bounded by ``timeout``.
+    with dry-run pod creates, bounded by ``timeout``. The rollout is waited for so that a test
+    taking a snapshot of the cluster next does not see kube-controller-manager and kwok finish it.
     """
     kubectl("-n", NAMESPACE, "set", "env", f"deployment/{DEPLOYMENT}", f"{SETTING}={'true' if value else 'false'}")
     deadline = time.monotonic() + timeout
     while True:
         sidecar = injected_sidecar(kubectl)
         if drops_all(sidecar) == value:
-            return
+            break
         if time.monotonic() > deadline:
             raise AssertionError(f"{SETTING}={value}: new pods still get securityContext {sidecar.get('securityContext')} after {timeout}s")
         time.sleep(0.2)
+    kubectl("-n", NAMESPACE, "rollout", "status", f"deployment/{DEPLOYMENT}", f"--timeout={int(timeout)}s")
+    # rollout status does not count terminating pods; the old pod is gone when kwok has deleted it.
+    pods = json.loads(kubectl("-n", NAMESPACE, "get", "pods", "-o", "json").stdout)["items"]
+    for name in [pod["metadata"]["name"] for pod in pods if pod["metadata"].get("deletionTimestamp")]:
+        kubectl("-n", NAMESPACE, "wait", "--for=delete", f"pod/{name}", f"--timeout={int(timeout)}s")
 
 
 @contextlib.contextmanager

@@ -42,6 +42,10 @@ def foreign_service(kubectl):
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": OURS}}
     kubectl("apply", "--server-side", "--field-manager", "erp.platform", "-f", "-", input_text=json.dumps(namespace))
     kubectl("-n", NAMESPACE, "create", "service", "clusterip", "finance-service", "--tcp=80:8080")
+    # What kube-controller-manager adds to a new namespace and for a new Service, at a moment of its choosing:
+    # waited for here, so that the tests' "nothing changed" compares what the run did, not what the controllers did.
+    kubectl("-n", NAMESPACE, "wait", "--for=create", "serviceaccount/default", "configmap/kube-root-ca.crt", "endpoints/finance-service", "--timeout=60s")
+    kubectl("-n", NAMESPACE, "wait", "--for=create", "endpointslices", "-l", "kubernetes.io/service-name=finance-service", "--timeout=60s")
     yield NAMESPACE
     kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
